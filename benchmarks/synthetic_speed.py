@@ -1,0 +1,42 @@
+"""How fast is the built-in synthetic dataset? Times ``generate(n, size=...)`` (median of a few runs).
+
+    python benchmarks/synthetic_speed.py [--n 2000 --size 128 --repeats 3]
+
+Single process, single thread: run it with ``taskset -c 0`` to pin it to one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from data.synthetic import generate  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    generate(8, seed=args.seed, size=args.size)  # warm-up (imports, noise bank)
+    times = []
+    for r in range(args.repeats):
+        t0 = time.perf_counter()
+        generate(args.n, seed=args.seed, size=args.size, start=r * args.n)
+        times.append(time.perf_counter() - t0)
+        print(f"run {r + 1}: {times[-1]:.2f} s")
+    med = statistics.median(times)
+    print(f"generate({args.n}, size={args.size}): median {med:.2f} s over {args.repeats} runs, "
+          f"{args.n / med:.0f} images/s, {1000 * med / max(1, args.n):.2f} ms/image")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

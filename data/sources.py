@@ -1,0 +1,142 @@
+"""Where labelled pixels come from: the synthetic generator or an ImageFolder on disk.
+
+Every source ends as ``LabeledPixels``: uint8 NHWC arrays already through the shared
+preprocessing, labels in the project's order, and the file paths they came from.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .preprocessing import ImageDecodeError, LABELS, PreprocessSpec, list_images
+
+log = logging.getLogger(__name__)
+SPLITS = ("train", "val", "test")
+SYNTHETIC = "synthetic"
+DEFAULT_SYNTHETIC_COUNTS = {"train": 3000, "val": 500, "test": 1000}
+
+
+class DataLayoutError(ValueError):
+    """A data root that is missing, empty or not laid out as an ImageFolder of our classes."""
+
+
+@dataclass
+class LabeledPixels:
+    pixels: np.ndarray  # uint8 (N, H, W, 3)
+    labels: np.ndarray  # int64 (N,)
+    paths: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> dict[str, int]:
+        return {name: int((self.labels == i).sum()) for i, name in enumerate(LABELS)}
+
+
+def synthetic_split(split: str, spec: PreprocessSpec, seed: int = 0,
+                    counts: dict[str, int] | None = None) -> LabeledPixels:
+    """A split of the built-in synthetic data; splits use disjoint image indices."""
+    from .synthetic import generate
+
+    counts = {**DEFAULT_SYNTHETIC_COUNTS, **(counts or {})}
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+    start = sum(counts[s] for s in SPLITS[: SPLITS.index(split)])
+    images, labels = generate(counts[split], seed=seed, size=spec.input_size, start=start)
+    return LabeledPixels(images, labels.astype(np.int64))
+
+
+def _class_dirs(directory: Path) -> dict[str, Path]:
+    subdirs = {p.name: p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    unknown = sorted(set(subdirs) - set(LABELS))
+    if unknown:
+        raise DataLayoutError(
+            f"unknown class folder(s) {unknown} in {directory}; expected only {list(LABELS)}")
+    return subdirs
+
+
+def scan_imagefolder(root: str | Path, seed: int = 0,
+                     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)) -> dict[str, list[tuple[Path, int]]]:
+    """Find (path, label) pairs per split in ``root/{train,val,test}/{helmet,no_helmet}/*`` or, for a
+    flat ``root/{helmet,no_helmet}/*``, split them here (seeded, stratified)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataLayoutError(f"data root {root} does not exist or is not a directory")
+    names = {p.name for p in root.iterdir() if p.is_dir()}
+    if names & set(SPLITS):
+        missing = [s for s in SPLITS if s not in names]
+        if missing:
+            raise DataLayoutError(f"{root} has split folders but lacks {missing}; expected {list(SPLITS)}")
+        found = {s: _labelled_files(root / s) for s in SPLITS}
+    elif names & set(LABELS):
+        found = _split_flat(_labelled_files(root), seed, fractions)
+    else:
+        raise DataLayoutError(
+            f"{root} is not an ImageFolder: expected {root}/{{train,val,test}}/{{helmet,no_helmet}}/ "
+            f"or {root}/{{helmet,no_helmet}}/ (found folders: {sorted(names) or 'none'})")
+    for split, items in found.items():
+        if not items:
+            raise DataLayoutError(f"no images found for split {split!r} under {root}")
+    return found
+
+
+def _labelled_files(directory: Path) -> list[tuple[Path, int]]:
+    items = []
+    for name, path in sorted(_class_dirs(directory).items()):
+        items += [(p, LABELS.index(name)) for p in list_images(path)]
+    return items
+
+
+def _split_flat(items, seed, fractions):
+    from .splitting import grouped_stratified_split
+
+    assignment = grouped_stratified_split([str(p) for p, _ in items], [y for _, y in items],
+                                          fractions=fractions, seed=seed)
+    return {s: [it for it, a in zip(items, assignment) if a == s] for s in SPLITS}
+
+
+def load_pixels(items: list[tuple[Path, int]], spec: PreprocessSpec) -> LabeledPixels:
+    """Decode and preprocess every file once; unreadable files are skipped and counted."""
+    pixels, labels, paths, skipped = [], [], [], []
+    for path, label in items:
+        try:
+            pixels.append(spec.load_uint8(path))
+        except ImageDecodeError as e:
+            skipped.append((str(path), str(e)))
+            continue
+        labels.append(label)
+        paths.append(str(path))
+    if skipped:
+        log.warning("skipped %d unreadable image(s), e.g. %s", len(skipped), skipped[0][1])
+    if not pixels:
+        raise DataLayoutError(f"none of the {len(items)} image(s) could be read")
+    size = spec.input_size
+    return LabeledPixels(np.stack(pixels).reshape(-1, size, size, 3), np.asarray(labels, dtype=np.int64),
+                         paths, skipped)
+
+
+def load_split(source: str, split: str, spec: PreprocessSpec, seed: int = 0,
+               synthetic_counts: dict[str, int] | None = None) -> LabeledPixels:
+    """One split of ``source`` ("synthetic" or an ImageFolder root), preprocessed."""
+    if source == SYNTHETIC:
+        return synthetic_split(split, spec, seed, synthetic_counts)
+    return load_pixels(scan_imagefolder(source, seed)[split], spec)
+
+
+def load_labelled(source: str, split: str, spec: PreprocessSpec, seed: int = 0,
+                  synthetic_counts: dict[str, int] | None = None) -> LabeledPixels:
+    """Images to evaluate on: a split of a split root (or of synthetic data), or every image of a flat
+    ``helmet/ no_helmet/`` folder."""
+    if source != SYNTHETIC:
+        root = Path(source)
+        if root.is_dir() and not any((root / s).is_dir() for s in SPLITS) and any((root / c).is_dir() for c in LABELS):
+            items = _labelled_files(root)
+            if not items:
+                raise DataLayoutError(f"no images found under {root}/{{helmet,no_helmet}}")
+            return load_pixels(items, spec)
+    return load_split(source, split, spec, seed, synthetic_counts)

@@ -1,0 +1,67 @@
+"""Callbacks that make a run directory self-describing for every later stage."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+
+from data.preprocessing import PreprocessSpec
+
+from .models import count_parameters
+
+METRICS_FILENAME = "metrics.json"
+
+
+def _scalars(metrics: dict, prefix: str) -> dict[str, float]:
+    return {k.removeprefix(prefix): float(v) for k, v in metrics.items() if k.startswith(prefix)}
+
+
+class RunArtifacts(pl.Callback):
+    """Writes ``labels.txt`` and ``preprocess.json`` when fitting starts and ``metrics.json`` after testing,
+    beside the run's checkpoints (the logger's directory)."""
+
+    def __init__(self):
+        self._fit_started = None
+        self.fit_seconds = None
+        self.train_images = 0
+
+    @staticmethod
+    def run_dir(trainer: pl.Trainer) -> Path:
+        return Path(trainer.log_dir or trainer.default_root_dir)
+
+    def setup(self, trainer, pl_module, stage):
+        if trainer.is_global_zero:
+            directory = self.run_dir(trainer)
+            directory.mkdir(parents=True, exist_ok=True)
+            PreprocessSpec(input_size=pl_module.hparams.input_size).save(directory)
+
+    def on_train_start(self, trainer, pl_module):
+        self._fit_started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.train_images += len(batch[1]) * trainer.world_size
+
+    def on_train_end(self, trainer, pl_module):
+        if self._fit_started is not None:
+            self.fit_seconds = time.perf_counter() - self._fit_started
+
+    def on_test_end(self, trainer, pl_module):
+        if not trainer.is_global_zero:
+            return
+        checkpoint = trainer.checkpoint_callback
+        report = {
+            "arch": pl_module.hparams.arch,
+            "parameters": count_parameters(pl_module.net),
+            "input_size": pl_module.hparams.input_size,
+            "test": _scalars(trainer.callback_metrics, "test/"),
+            "best_checkpoint": str(checkpoint.best_model_path) if checkpoint else None,
+            "best_val_balanced_acc": float(checkpoint.best_model_score) if checkpoint and checkpoint.best_model_score is not None else None,
+            "epochs_trained": trainer.current_epoch,
+            "fit_seconds": self.fit_seconds,
+            "train_images_per_second": (self.train_images / self.fit_seconds) if self.fit_seconds else None,
+        }
+        path = self.run_dir(trainer) / METRICS_FILENAME
+        path.write_text(json.dumps(report, indent=2) + "\n")

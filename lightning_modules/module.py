@@ -1,0 +1,101 @@
+"""The LightningModule: a helmet classifier built by architecture name, trained on logits."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from data.preprocessing import PreprocessSpec
+
+from .models import build_model
+
+
+def classification_metrics(num_classes: int, prefix: str) -> MetricCollection:
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, average="micro"),
+            "balanced_acc": MulticlassAccuracy(num_classes, average="macro"),  # mean per-class recall
+            "f1": MulticlassF1Score(num_classes, average="macro"),
+        },
+        prefix=prefix,
+    )
+
+
+class HelmetClassifier(pl.LightningModule):
+    def __init__(
+        self,
+        arch: str = "slim_mobilenet",
+        arch_kwargs: dict[str, Any] | None = None,
+        input_size: int = 128,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        warmup_epochs: float = 1.0,
+        label_smoothing: float = 0.05,
+        class_weights: list[float] | None = None,
+    ):
+        """
+        Args:
+            arch: "slim_mobilenet" or "mobilenet_v2" (see lightning_modules.models).
+            arch_kwargs: keyword arguments of that architecture (width_mult, blocks, pretrained_path, ...).
+            input_size: square input side; linked to the data module's image_size by the CLI.
+            class_weights: cross-entropy weights in label order (helmet, no_helmet); None = unweighted.
+        """
+        super().__init__()
+        self.save_hyperparameters()
+        self.spec = PreprocessSpec(input_size=input_size)
+        # channels_last: 1.3-1.6x faster depthwise/pointwise convs on CPU (benchmarks/train_throughput.py)
+        self.net = build_model(arch, num_classes=self.spec.num_classes, **(arch_kwargs or {})).to(
+            memory_format=torch.channels_last)
+        weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        if weight is not None and weight.numel() != self.spec.num_classes:
+            raise ValueError(f"class_weights needs {self.spec.num_classes} values, got {class_weights}")
+        self.loss = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
+        self.val_metrics = classification_metrics(self.spec.num_classes, "val/")
+        self.test_metrics = classification_metrics(self.spec.num_classes, "test/")
+        self.example_input_array = torch.zeros(1, 3, input_size, input_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.contiguous(memory_format=torch.channels_last))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        loss = self.loss(logits, y)
+        acc = (logits.argmax(1) == y).float().mean()
+        self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, on_step=True, on_epoch=True)
+        return loss
+
+    def _eval_step(self, batch, metrics: MetricCollection, prefix: str):
+        x, y = batch
+        logits = self(x)
+        self.log(f"{prefix}loss", self.loss(logits, y), prog_bar=True)
+        metrics.update(logits, y)
+        self.log_dict(metrics, prog_bar=True)
+
+    def validation_step(self, batch, batch_idx):
+        self._eval_step(batch, self.val_metrics, "val/")
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step(batch, self.test_metrics, "test/")
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = min(total - 1, int(total * self.hparams.warmup_epochs / max(1, self.trainer.max_epochs or 1)))
+
+        def lr_factor(step: int) -> float:  # linear warm-up, then cosine to zero
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["preprocess"] = self.spec.to_dict()
