@@ -95,9 +95,11 @@ def _labelled_files(directory: Path) -> list[tuple[Path, int]]:
 def _split_flat(items, seed, fractions):
     from .splitting import grouped_stratified_split
 
-    assignment = grouped_stratified_split([str(p) for p, _ in items], [y for _, y in items],
-                                          fractions=fractions, seed=seed)
-    return {s: [it for it, a in zip(items, assignment) if a == s] for s in SPLITS}
+    result = grouped_stratified_split([str(p) for p, _ in items], [y for _, y in items],
+                                      fractions=fractions, seed=seed)
+    for warning in result.warnings:
+        log.warning("%s", warning)
+    return {split: [it for it, a in zip(items, result.assignment) if a == i] for i, split in enumerate(SPLITS)}
 
 
 def load_pixels(items: list[tuple[Path, int]], spec: PreprocessSpec) -> LabeledPixels:

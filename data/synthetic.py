@@ -42,8 +42,8 @@ HELMET = LABELS.index("helmet")
 NO_HELMET = LABELS.index("no_helmet")
 MIN_SIZE = 32
 _SS = 2  # supersampling factor: draw at 2x, box-downsample
-_MAX_ROTATION = 22.0  # degrees, scene roll
-_CANVAS_MARGIN = 1.36  # canvas side / view side; >= cos + sin of _MAX_ROTATION
+_MAX_ROTATION = 15.0  # degrees, scene roll
+_CANVAS_MARGIN = 1.26  # canvas side / view side; >= cos + sin of _MAX_ROTATION (1.225)
 
 Point = tuple[float, float]
 Colour = tuple[int, int, int]
@@ -176,6 +176,9 @@ class Painter:
 
     def line(self, pts, fill, width: float):
         self.draw.line(self.xy(pts), fill=fill, width=self.px(width), joint="curve")
+
+    def outline(self, pts, fill, width: float):
+        self.line(list(pts) + [pts[0]], fill, width)
 
     @contextmanager
     def clip(self, pts):
@@ -363,13 +366,13 @@ def draw_top_hair(pt: Painter, rng):
         pt.poly([(-0.95, -0.7)] + pts + [(0.95, -0.7)], p.hair, head=True)
     elif style == "bun":
         pt.ellipse(0, -1.25, 0.35, 0.3, p.hair, head=True)
-    if rng.random() < 0.5:  # hair sheen (not only helmets are shiny)
-        specular(pt, dome_pts(0, top, -0.38, 1.04), p.light[0] * 0.4, -0.85, 0.22, 0.5)
+    if rng.random() < 0.25:  # hair sheen (not only helmets are shiny)
+        specular(pt, dome_pts(0, top, -0.38, 1.04), p.light[0] * 0.4, -0.85, 0.2, 0.4)
 
 
 def draw_bald_sheen(pt: Painter, rng):
-    if pt.p.hair_style in ("bald", "shaved") and rng.random() < 0.6:
-        specular(pt, ellipse_pts(0, 0, 1, 1), pt.p.light[0] * 0.45, -0.62, 0.25, 0.7)
+    if pt.p.hair_style in ("bald", "shaved") and rng.random() < 0.4:
+        specular(pt, ellipse_pts(0, 0, 1, 1), pt.p.light[0] * 0.45, -0.62, 0.22, 0.5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,12 +382,22 @@ def _pattern(rng) -> str:
     return PATTERNS[rng.integers(len(PATTERNS))]
 
 
+def hard_shell_finish(pt: Painter, shell, colour: Colour, top: float, base: float, rng):
+    """What makes a shell read as a hard, glossy helmet: a crisp dark edge and a strong highlight."""
+    pt.outline(shell, _shade(colour, 0.4), 0.05)
+    specular(pt, shell, *_highlight_at(pt.p, top, base), rng.uniform(0.2, 0.28), rng.uniform(0.8, 1.0))
+
+
+def chin_strap(pt: Painter, rng, u_top: float, v_top: float):
+    strap = _jitter(rng, (30, 30, 30), 20) if rng.random() < 0.7 else gear_colour(rng)
+    for s in (-1, 1):
+        pt.line([(s * u_top, v_top), (s * 0.7, 0.55), (s * 0.05, 1.0)], strap, 0.07)
+
+
 def helmet_bicycle(pt: Painter, rng):
     """Elongated dome with dark vents, a rim and chin straps."""
     col, top, base, w = gear_colour(rng), -rng.uniform(1.35, 1.55), -rng.uniform(0.15, 0.4), rng.uniform(1.12, 1.25)
-    strap = _jitter(rng, (30, 30, 30), 20) if rng.random() < 0.7 else gear_colour(rng)
-    for s in (-1, 1):
-        pt.line([(s * 0.92, base), (s * 0.7, 0.55), (s * 0.05, 1.0)], strap, 0.07)
+    chin_strap(pt, rng, 0.92, base)
     shell = dome_pts(0, top, base, w, sag=0.1)
     pt.poly(shell, col, head=True)
     decorate(pt, shell, col, rng, _pattern(rng), (-w, top, w, base))
@@ -397,7 +410,7 @@ def helmet_bicycle(pt: Painter, rng):
             c.poly([(cu - 0.07, cv + 0.15), (cu * 1.2 - 0.05, cv - 0.25), (cu * 1.2 + 0.05, cv - 0.25),
                     (cu + 0.07, cv + 0.15)], vent)
         c.rect(-w, base - 0.14, w, base + 0.2, _shade(col, 0.55))  # rim
-    specular(pt, shell, *_highlight_at(pt.p, top, base), 0.2)
+    hard_shell_finish(pt, shell, col, top, base, rng)
     if rng.random() < 0.35:  # mtb peak
         pt.poly(ellipse_pts(0, base - 0.02, 0.75, 0.22, 0, math.pi, 12), _shade(col, 0.7), head=True)
 
@@ -438,7 +451,7 @@ def helmet_full_face(pt: Painter, rng):
     chin = _shade(col, 0.8)
     for k in range(int(rng.integers(0, 4))):  # chin-bar vents
         pt.rect(yaw - 0.25, 0.55 + 0.12 * k, yaw + 0.25, 0.6 + 0.12 * k, _shade(chin, 0.4), radius=0.03)
-    specular(pt, shell, *_highlight_at(p, top, -0.3), 0.24)
+    hard_shell_finish(pt, shell, col, top, -0.3, rng)
 
 
 def helmet_open_face(pt: Painter, rng):
@@ -455,9 +468,8 @@ def helmet_open_face(pt: Painter, rng):
         c.ellipse(fu, 0.4, 0.8, 1.08, _jitter(rng, (30, 30, 32), 8))
         c.ellipse(fu, 0.42, 0.7, 0.98, p.skin)
     draw_face(pt, rng)
-    for s in (-1, 1):  # chin strap
-        pt.line([(s * 0.8, bottom - 0.1), (s * 0.35, 1.0)], _jitter(rng, (30, 30, 30)), 0.05)
-    specular(pt, shell, *_highlight_at(p, top, -0.4), 0.22)
+    chin_strap(pt, rng, 0.8, bottom - 0.1)
+    hard_shell_finish(pt, shell, col, top, -0.4, rng)
     r = rng.random()
     if r < 0.35:  # short peak
         pt.poly(ellipse_pts(fu, -0.6, 0.85, 0.22, 0, math.pi, 14), _shade(col, 0.75), head=True)
@@ -486,10 +498,9 @@ def helmet_hard_hat(pt: Painter, rng):
             _shade(col, 0.85), head=True)
     if not full_brim:  # front peak
         pt.poly(ellipse_pts(p.yaw * 0.1, base + 0.02, 0.7, 0.28, 0, math.pi, 14), _shade(col, 0.9), head=True)
-    specular(pt, shell, *_highlight_at(p, top, base), 0.22)
-    if rng.random() < 0.4:  # chin strap
-        for s in (-1, 1):
-            pt.line([(s * 0.9, base + 0.1), (s * 0.3, 1.0)], _jitter(rng, (40, 40, 40)), 0.05)
+    hard_shell_finish(pt, shell, col, top, base, rng)
+    if rng.random() < 0.4:
+        chin_strap(pt, rng, 0.9, base + 0.1)
 
 
 def helmet_skate(pt: Painter, rng):
@@ -509,10 +520,9 @@ def helmet_skate(pt: Painter, rng):
         for k in range(int(rng.integers(0, 5))):
             a = math.pi * (1.2 + 0.15 * k)
             c.ellipse(0.85 * w * math.cos(a), 0.2 + 1.2 * math.sin(a) * 0.8, 0.08, 0.06, (15, 15, 15))
-    specular(pt, shell, *_highlight_at(p, top, base), 0.2, rng.uniform(0.5, 1.0))
-    if rng.random() < 0.5:
-        for s in (-1, 1):
-            pt.line([(s * 0.85, base), (s * 0.25, 1.05)], _jitter(rng, (35, 35, 35)), 0.06)
+    hard_shell_finish(pt, shell, col, top, base, rng)
+    if rng.random() < 0.8:
+        chin_strap(pt, rng, 0.8, base)
 
 
 # --------------------------------------------------------------------------------------------
@@ -534,7 +544,7 @@ def cap(pt: Painter, rng):
         for s in (-0.5, 0.0, 0.5):
             c.line([(0, top), (s * w * 1.3, base)], _shade(col, 0.7), 0.025)
     pt.ellipse(0, top + 0.04, 0.09, 0.06, _shade(col, 0.8), head=True)  # button
-    if rng.random() < 0.25:  # shiny synthetic fabric
+    if rng.random() < 0.1:  # shiny synthetic fabric
         specular(pt, crown, *_highlight_at(p, top, base), 0.15, 0.5)
     if rng.random() < 0.8:  # peak to the front: its underside + upper edge
         peak = gear_colour(rng) if rng.random() < 0.3 else col
@@ -633,7 +643,7 @@ def headscarf(pt: Painter, rng):
 def headphones(pt: Painter, rng):
     """Over-ear headphones: band over the top of the head, cups over the ears."""
     col = gear_colour(rng) if rng.random() < 0.5 else _jitter(rng, (30, 30, 32), 12)
-    pt.line(ellipse_pts(0, -0.1, 1.08, 1.1, math.pi, 2 * math.pi, 18), col, 0.14)
+    pt.line(ellipse_pts(0, -0.1, 1.08, 1.1, math.pi, 2 * math.pi, 18), col, rng.uniform(0.08, 0.14))
     pt._record(ellipse_pts(0, -0.1, 1.15, 1.17, math.pi, 2 * math.pi, 9))
     for s in (-1, 1):
         pt.rect(s * 1.08 - 0.2, -0.25, s * 1.08 + 0.2, 0.35, col, radius=0.15, head=True)
@@ -828,7 +838,7 @@ def _noise_bank(size: int) -> np.ndarray:
 
 def add_noise(x: np.ndarray, rng) -> np.ndarray:
     """Gaussian sensor noise (colour or luminance-only), then quantise to uint8."""
-    sigma = rng.uniform(0, 9)
+    sigma = rng.uniform(0, 7)
     h, w, _ = x.shape
     oy, ox = rng.integers(0, h), rng.integers(0, w)
     if sigma > 0.5:
@@ -844,15 +854,16 @@ def add_noise(x: np.ndarray, rng) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 def _make_person(rng, view: int, canvas: int, angle: float) -> Person:
     """Pick the head size and its place *in the view*, then map it back onto the unrotated canvas."""
-    rx = rng.uniform(0.12, 0.22) * view
+    rx = rng.uniform(0.14, 0.24) * view
     ry = rx * rng.uniform(1.15, 1.3)
-    if rng.random() < 0.15:  # a side or the top border cuts the head (never more than about half)
+    if rng.random() < 0.1:  # a side or the top border cuts the head (less than half of it)
         edge = rng.integers(3)
         t = rng.uniform(0.3, 0.7) * view
-        fx, fy = [(rng.uniform(0.1, 0.7) * rx, t), (view - rng.uniform(0.1, 0.7) * rx, t),
-                  (t, rng.uniform(0.5, 1.0) * ry)][edge]
-    else:
-        fx, fy = rng.uniform(0.3, 0.7) * view, rng.uniform(0.28, 0.55) * view
+        fx, fy = [(rng.uniform(0.35, 0.8) * rx, t), (view - rng.uniform(0.35, 0.8) * rx, t),
+                  (t, rng.uniform(1.0, 1.4) * ry)][edge]
+    else:  # the head well inside, with room above it for the tallest headwear
+        top_room = 1.75 * ry + 0.02 * view
+        fx, fy = rng.uniform(0.32, 0.68) * view, rng.uniform(max(0.3 * view, top_room), max(0.52 * view, top_room))
     off = (canvas - view) / 2
     (cx, cy), = _rotate_points(np.array([[fx + off, fy + off]]), -angle, canvas / 2)
     styles = ["bald", "shaved", "short", "short", "fringe", "long", "long", "afro", "spiky", "bun"]
@@ -903,7 +914,7 @@ def render(rng: np.random.Generator, label: int, size: int, kind: str | None = N
     canvas = BACKGROUNDS[_choose(BACKGROUNDS, rng)][1](rng, side)
     person = _make_person(rng, view, side, angle)
     pts = np.asarray(_draw_person(canvas, person, kind, table[kind][1], rng), np.float64)
-    if rng.random() < 0.25:
+    if rng.random() < 0.15:
         canvas_box = (pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max())
         add_occluders(canvas, rng, canvas_box, view, person)
 
@@ -917,7 +928,7 @@ def render(rng: np.random.Generator, label: int, size: int, kind: str | None = N
                            resample=Image.Resampling.BILINEAR)
     pts = (_rotate_points(pts, angle, side / 2) - (side - view) / 2) / _SS
     box = np.array([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
-    if rng.random() < 0.5:
+    if rng.random() < 0.4:
         img = img.filter(ImageFilter.BoxBlur(rng.uniform(0.3, 1.0) * size / 128))
     pixels = gamma(add_noise(relight(np.asarray(img), rng), rng), rng)
     box = np.clip(box, 0, size).astype(np.float32)
@@ -952,10 +963,15 @@ def generate(n: int, seed: int = 0, size: int = 128, start: int = 0, return_boxe
     labels = np.empty(n, np.int64)
     boxes = np.empty((n, 4), np.float32)
     for i in range(n):
-        index = int(start) + i
-        labels[i] = label_of(index)
-        images[i], boxes[i], _ = render(np.random.default_rng([int(seed), index]), int(labels[i]), int(size))
+        labels[i] = label_of(int(start) + i)
+        images[i], boxes[i], _ = render_index(int(seed), int(start) + i, int(size))
     return (images, labels, boxes) if return_boxes else (images, labels)
+
+
+def render_index(seed: int, index: int, size: int = 128) -> tuple[np.ndarray, np.ndarray, str]:
+    """Image ``index`` of dataset ``seed``: (uint8 HWC, head box, headwear kind) -- e.g. to break
+    evaluation results down by headwear kind."""
+    return render(np.random.default_rng([seed, index]), label_of(index), size)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""Shared fixtures: one tiny trained run and its export, built once per test session."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATASET = REPO.parent / "shared" / "data" / "helmet-kaggle-voc"
+
+# Small enough to train in ~20 s on 2 cores, large enough for a model that is clearly better than chance.
+TINY_COUNTS = {"train": 640, "val": 128, "test": 128}
+TINY_SIZE = 128
+
+
+def fit_tiny(run_root: Path, arch: str = "slim_mobilenet", epochs: int = 3, extra: list[str] | None = None) -> Path:
+    """Train through the real CLI entry point; returns the run directory."""
+    from lightning_modules.fit import main
+
+    args = [
+        f"--model.arch={arch}",
+        f"--data.image_size={TINY_SIZE}",
+        f"--data.synthetic_counts={TINY_COUNTS}",
+        f"--trainer.max_epochs={epochs}",
+        f"--trainer.logger.init_args.save_dir={run_root}",
+        "--progress_bar.refresh_rate=0",
+        "--trainer.enable_model_summary=false",
+        *(extra or []),
+    ]
+    return Path(main(args))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    return fit_tiny(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_run) -> Path:
+    best = sorted((tiny_run / "checkpoints").glob("best-*.ckpt"))
+    assert best, f"no best checkpoint in {tiny_run}"
+    return best[-1]
+
+
+@contextlib.contextmanager
+def network_blocked():
+    """Refuse (and record) every outgoing connection and DNS lookup made inside the block."""
+    attempts: list[str] = []
+
+    def refuse(what):
+        def fail(*args, **kwargs):
+            attempts.append(f"{what}{args[1:] if what == 'connect' else args[:1]}")
+            raise OSError(f"network access blocked in tests: {what}")
+        return fail
+
+    with mock.patch.object(socket.socket, "connect", refuse("connect")), \
+            mock.patch.object(socket.socket, "connect_ex", refuse("connect")), \
+            mock.patch.object(socket, "getaddrinfo", refuse("getaddrinfo")), \
+            mock.patch.object(socket, "create_connection", refuse("create_connection")):
+        yield attempts
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_checkpoint, tmp_path_factory):
+    """The full export of the tiny run (an ExportResult), made with the network blocked;
+    ``.network_attempts`` lists any connection it tried."""
+    from export.to_tflite import export_checkpoint
+
+    with network_blocked() as attempts:
+        result = export_checkpoint(tiny_checkpoint, tmp_path_factory.mktemp("export") / "artifacts",
+                                   calib_samples=100)
+    result.network_attempts = list(attempts)
+    return result

@@ -1,0 +1,110 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from conftest import REPO, TINY_COUNTS, TINY_SIZE
+from lightning_modules.checkpoint import CheckpointError, load_classifier
+
+
+def test_run_directory_is_self_describing(tiny_run, tiny_checkpoint):
+    assert (tiny_run / "labels.txt").read_text().split() == ["helmet", "no_helmet"]
+    assert json.loads((tiny_run / "preprocess.json").read_text())["input_size"] == TINY_SIZE
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert metrics["arch"] == "slim_mobilenet" and metrics["parameters"] <= 150_000
+    assert set(metrics["test"]) >= {"acc", "balanced_acc", "f1", "loss"}
+    assert metrics["train_images_per_second"] > 0
+    assert (tiny_run / "config.yaml").is_file()
+    assert list(tiny_run.glob("events.out.tfevents.*"))
+
+
+def test_tiny_run_learns_better_than_chance(tiny_run):
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert metrics["test"]["balanced_acc"] > 0.6, metrics
+
+
+def test_checkpoint_loads_weights_only_with_its_spec_and_data(tiny_checkpoint):
+    loaded = load_classifier(tiny_checkpoint)
+    assert loaded.arch == "slim_mobilenet"
+    assert loaded.spec.input_size == TINY_SIZE
+    assert loaded.data_source == "synthetic" and loaded.data["synthetic_counts"] == TINY_COUNTS
+    assert not loaded.model.training
+    with torch.no_grad():
+        assert loaded.model(torch.rand(1, 3, TINY_SIZE, TINY_SIZE)).shape == (1, 2)
+
+
+def test_portable_copy_reloads_identically(tiny_checkpoint, tmp_path):
+    loaded = load_classifier(tiny_checkpoint)
+    again = load_classifier(loaded.save(tmp_path / "model.pt"))
+    x = torch.rand(2, 3, TINY_SIZE, TINY_SIZE)
+    with torch.no_grad():
+        assert torch.equal(loaded.model(x), again.model(x))
+
+
+def test_checkpoint_of_another_architecture_is_refused(tiny_checkpoint, tmp_path):
+    ckpt = torch.load(tiny_checkpoint, weights_only=True)
+    ckpt["hyper_parameters"]["arch"] = "mobilenet_v2"  # slim weights labelled as MobileNetV2
+    forged = tmp_path / "forged.ckpt"
+    torch.save(ckpt, forged)
+    with pytest.raises(CheckpointError, match="do not fit a mobilenet_v2"):
+        load_classifier(forged)
+    with pytest.raises(CheckpointError, match="holds a slim_mobilenet model, expected mobilenet_v2"):
+        load_classifier(tiny_checkpoint, expect_arch="mobilenet_v2")
+
+
+def test_bad_checkpoint_files_get_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_classifier(tmp_path / "missing.ckpt")
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(CheckpointError, match="cannot read"):
+        load_classifier(corrupt)
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(CheckpointError, match="not a checkpoint of this project"):
+        load_classifier(foreign)
+
+
+def test_unsafe_pickle_is_not_executed(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": Evil()}, evil)
+    with pytest.raises(CheckpointError, match="weights-only"):
+        load_classifier(evil)
+
+
+def test_no_argument_defaults_are_slim_on_synthetic():
+    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", "--print_config"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    config = yaml.safe_load(out.stdout)
+    assert config["model"]["arch"] == "slim_mobilenet"
+    assert config["data"]["source"] == "synthetic"
+    assert config["data"]["image_size"] == 128
+
+
+@pytest.mark.parametrize("name", ["slim_mobilenet.yaml", "mobilenet_v2.yaml", "ddp.yaml"])
+def test_shipped_configs_parse(name):
+    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", "--config", f"configs/{name}",
+                          "--print_config"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def test_ddp_with_two_cpu_processes(tmp_path):
+    args = [sys.executable, "-m", "lightning_modules.fit",
+            "--trainer.strategy=ddp", "--trainer.devices=2", "--trainer.accelerator=cpu",
+            "--trainer.max_steps=4", "--trainer.max_epochs=1", "--progress_bar.refresh_rate=0",
+            f"--trainer.logger.init_args.save_dir={tmp_path}", "--data.image_size=64", "--data.batch_size=8",
+            "--data.synthetic_counts={train: 64, val: 16, test: 16}"]
+    out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600,
+                         env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
+    assert "balanced_acc" in metrics["test"]
+    assert "Starting with 2 processes" in out.stdout + out.stderr
