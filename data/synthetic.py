@@ -384,7 +384,7 @@ def _pattern(rng) -> str:
 
 def hard_shell_finish(pt: Painter, shell, colour: Colour, top: float, base: float, rng):
     """What makes a shell read as a hard, glossy helmet: a crisp dark edge and a strong highlight."""
-    pt.outline(shell, _shade(colour, 0.4), 0.05)
+    pt.outline(shell, _shade(colour, 0.4), 0.07)
     specular(pt, shell, *_highlight_at(pt.p, top, base), rng.uniform(0.2, 0.28), rng.uniform(0.8, 1.0))
 
 
@@ -482,7 +482,7 @@ def helmet_hard_hat(pt: Painter, rng):
     """Construction hard hat: tall dome with a centre ridge and a brim (full or front peak)."""
     p = pt.p
     col = gear_colour(rng) if rng.random() < 0.6 else _jitter(rng, GEAR_COLOURS[rng.choice([1, 2, 5, 3, 4])], 12)
-    top, base, w = -rng.uniform(1.55, 1.75), -rng.uniform(0.35, 0.5), rng.uniform(1.0, 1.12)
+    top, base, w = -rng.uniform(1.55, 1.75), -rng.uniform(0.35, 0.5), rng.uniform(1.08, 1.2)
     full_brim = rng.random() < 0.5
     bw = rng.uniform(1.4, 1.65) if full_brim else w + 0.05
     if full_brim:
@@ -661,7 +661,7 @@ HELMET_KINDS: dict[str, tuple[float, Drawer]] = {
     "skate": (0.6, helmet_skate),
 }
 NO_HELMET_KINDS: dict[str, tuple[float, Drawer]] = {
-    "bare": (1.6, bare_head),
+    "bare": (2.0, bare_head),
     "cap": (1.0, cap),
     "beanie": (0.8, beanie),
     "brimmed_hat": (0.7, brimmed_hat),

@@ -1,0 +1,44 @@
+"""Markdown tables from a pipeline results dict (one entry per model), for README.md."""
+
+from __future__ import annotations
+
+ARTIFACT_ORDER = ("pytorch", "onnx", "saved_model", "tflite_float32", "tflite_int8")
+
+
+def _f(value, fmt=".4f") -> str:
+    return "–" if value is None else format(value, fmt)
+
+
+def markdown_table(results: dict, split_name: str) -> str:
+    lines = [f"Accuracy on the {split_name} (same images for every artifact):", "",
+             "| model | artifact | accuracy | balanced acc. | agreement with PyTorch | mean max abs(Δprob) | size (bytes) |",
+             "|---|---|---|---|---|---|---|"]
+    for arch, r in results.items():
+        for name in ARTIFACT_ORDER:
+            a = r["parity"]["artifacts"][name]
+            lines.append(f"| {arch} | {name} | {_f(a['accuracy'])} | {_f(a['balanced_accuracy'])} | "
+                         f"{_f(a['agreement_with_pytorch'])} | {_f(a['mean_abs_prob_diff'], '.5f')} | {a['bytes']:,} |")
+    lines += ["", "| model | params | test images | int8 acc. drop (pp) | Edge TPU mappable | int8 latency, 1 thread "
+              "(median ms) | training (s) | train img/s | export + parity (s) |", "|---|---|---|---|---|---|---|---|---|"]
+    for arch, r in results.items():
+        t = r["training"]
+        lines.append(f"| {arch} | {t['parameters']:,} | {r['parity']['images']} | {r['parity']['int8_accuracy_drop_pp']:+.2f} | "
+                     f"{'yes' if r['edgetpu']['compatible'] else 'NO'} ({r['edgetpu']['tpu_share']:.0%} of {r['edgetpu']['num_ops']} ops) | "
+                     f"{r['int8_latency']['median_ms']:.2f} | {t['wall_seconds']:.0f} | {_f(t['train_images_per_second'], '.0f')} | "
+                     f"{r['export_seconds']:.1f} |")
+    lines += ["", "Grad-CAM parity (PyTorch Grad-CAM vs int8 TFLite CAM, native map resolution):", "",
+              "| model | images | map | Pearson median (worst) | top-20 % IoU median (worst) | peak distance median (cells) | "
+              "SavedModel Pearson median | int8 same class | pointing game PyTorch / int8 |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for arch, r in results.items():
+        e = r["explain"]
+        p = e["parity"]["pytorch_vs_tflite_int8"]
+        sm = e["parity"].get("pytorch_vs_saved_model", {}).get("pearson", {}).get("median")
+        pg = e["pointing_game"]
+        shape = "×".join(str(d) for d in e["map_shape"].get("tflite_int8", []))
+        lines.append(f"| {arch} | {e['images']} | {shape} | {_f(p['pearson']['median'], '.3f')} ({_f(p['pearson']['worst'], '.3f')}) | "
+                     f"{_f(p['top20_iou']['median'], '.3f')} ({_f(p['top20_iou']['worst'], '.3f')}) | "
+                     f"{_f(p['peak_distance_cells']['median'], '.1f')} | {_f(sm, '.4f')} | "
+                     f"{_f(e['predicted_same_class_share'].get('tflite_int8'), '.3f')} | "
+                     f"{_f(pg.get('pytorch'), '.2f')} / {_f(pg.get('tflite_int8'), '.2f')} |")
+    return "\n".join(lines)
