@@ -13,7 +13,8 @@ Image ``i`` depends only on ``(seed, start + i, size)``: it is drawn with
 so ``generate(n, seed)[k]`` equals ``generate(1, seed, start=k)[0]`` and classes are balanced.
 
 Drawing happens at 2x (``_SS``) on a canvas larger than the view (so rotation never shows empty
-corners) and is box-downsampled for anti-aliasing. Person geometry is written in *head units*:
+corners), is box-downsampled for anti-aliasing, then rotated and cropped to the view in one
+affine resampling. Person geometry is written in *head units*:
 ``(u, v)`` with the head ellipse spanning u, v in [-1, 1] (v grows downwards, chin at v = +1).
 
 CLI: ``python -m data.synthetic --out DIR [--train N --val N --test N --seed S --size PX]``.
@@ -153,24 +154,25 @@ class Painter:
     def px(self, w: float) -> int:
         return max(1, int(round(w * self.p.rx)))
 
-    def _record(self, pts):
+    def record_head(self, pts):
+        """Count ``pts`` (head units) as part of the head box without drawing them."""
         p = self.p
         self.head_pts.extend((p.cx + u * p.rx, p.cy + v * p.ry) for u, v in pts)
 
     def poly(self, pts, fill, head=False, outline=None, width=0.0):
         if head:
-            self._record(pts)
+            self.record_head(pts)
         self.draw.polygon(self.xy(pts), fill=fill, outline=outline, width=self.px(width) if outline else 0)
 
     def ellipse(self, cu, cv, au, av, fill, head=False, outline=None, width=0.0):
         if head:
-            self._record(ellipse_pts(cu, cv, au, av, n=16))
+            self.record_head(ellipse_pts(cu, cv, au, av, n=16))
         (x0, y0), (x1, y1) = self.xy([(cu - au, cv - av), (cu + au, cv + av)])
         self.draw.ellipse((x0, y0, x1, y1), fill=fill, outline=outline, width=self.px(width) if outline else 1)
 
     def rect(self, u0, v0, u1, v1, fill, radius=0.0, head=False):
         if head:
-            self._record([(u0, v0), (u1, v0), (u1, v1), (u0, v1)])
+            self.record_head([(u0, v0), (u1, v0), (u1, v1), (u0, v1)])
         (x0, y0), (x1, y1) = self.xy([(u0, v0), (u1, v1)])
         self.draw.rounded_rectangle((x0, y0, max(x0, x1), max(y0, y1)), radius=self.px(radius), fill=fill)
 
@@ -210,7 +212,7 @@ def decorate(pt: Painter, shell, colour: Colour, rng, pattern: str, span=(-1.2, 
     second = gear_colour(rng)
     lu, lv = pt.p.light
     with pt.clip(shell) as c:
-        # form shading: dark rim on the side away from the light
+        # form shading: darken the whole shell, then re-light the part facing the light
         c.poly(shell, _alpha((0, 0, 0), 70))
         c.ellipse(lu * 0.25 + (u0 + u1) / 2, lv * 0.2 + (v0 + v1) / 2 + 0.05, (u1 - u0) * 0.46, (v1 - v0) * 0.52,
                   colour)
@@ -265,6 +267,7 @@ def _highlight_at(p: Person, top: float, base: float) -> Point:
 # the person
 # --------------------------------------------------------------------------------------------
 def draw_back_hair(pt: Painter, rng):
+    """Hair that shows behind the head and shoulders (long hair, an afro)."""
     p = pt.p
     if p.hair_style == "long":
         pt.poly(dome_pts(0, -1.12, 0.2, 1.2) + [(1.28, 1.9), (-1.28, 1.9)], _shade(p.hair, 0.85))
@@ -305,6 +308,7 @@ def draw_torso(pt: Painter, rng):
 
 
 def draw_head(pt: Painter, rng):
+    """Ears and the (shaded) skin ellipse of the head."""
     p = pt.p
     ear = _shade(p.skin, 0.88)
     for s in (-1, 1):
@@ -345,6 +349,7 @@ def draw_face(pt: Painter, rng, eyes=True, lower=True, sunglasses=None):
 
 
 def draw_top_hair(pt: Painter, rng):
+    """Hair on top of the head in the person's style (drawn only where no headwear covers it)."""
     p = pt.p
     style = p.hair_style
     if style == "bald":
@@ -371,6 +376,7 @@ def draw_top_hair(pt: Painter, rng):
 
 
 def draw_bald_sheen(pt: Painter, rng):
+    """Bald heads shine too: helmets must not be the only glossy domes."""
     if pt.p.hair_style in ("bald", "shaved") and rng.random() < 0.4:
         specular(pt, ellipse_pts(0, 0, 1, 1), pt.p.light[0] * 0.45, -0.62, 0.22, 0.5)
 
@@ -484,18 +490,21 @@ def helmet_hard_hat(pt: Painter, rng):
     col = gear_colour(rng) if rng.random() < 0.6 else _jitter(rng, GEAR_COLOURS[rng.choice([1, 2, 5, 3, 4])], 12)
     top, base, w = -rng.uniform(1.55, 1.75), -rng.uniform(0.35, 0.5), rng.uniform(1.08, 1.2)
     full_brim = rng.random() < 0.5
-    bw = rng.uniform(1.4, 1.65) if full_brim else w + 0.05
+    bw = rng.uniform(1.35, 1.55) if full_brim else w + 0.05
     if full_brim:
         pt.ellipse(0, base + 0.02, bw, 0.17, _shade(col, 0.65), head=True)
     shell = dome_pts(0, top, base, w)
     pt.poly(shell, col, head=True)
     decorate(pt, shell, col, rng, rng.choice(["solid", "solid", "stripe", "decal"]), (-w, top, w, base))
-    with pt.clip(shell) as c:  # the ridge
-        c.rect(-0.14, top - 0.1, 0.14, base, _shade(col, 1.15))
-        c.line([(-0.14, top + 0.1), (-0.14, base)], _shade(col, 0.7), 0.03)
-        c.line([(0.14, top + 0.1), (0.14, base)], _shade(col, 0.7), 0.03)
-    pt.poly(ellipse_pts(0, base, bw, 0.13, 0, math.pi, 16) + [(-bw, base - 0.05), (bw, base - 0.05)],
-            _shade(col, 0.85), head=True)
+    with pt.clip(shell) as c:  # the centre ridge and two side ribs
+        c.rect(-0.17, top - 0.1, 0.17, base, _shade(col, 1.25))
+        for u in (-0.17, 0.17):
+            c.line([(u, top + 0.1), (u, base)], _shade(col, 0.6), 0.04)
+        for u in (-0.55 * w, 0.55 * w):
+            c.line([(u * 0.7, top + 0.25), (u, base)], _shade(col, 0.7), 0.04)
+    brim = ellipse_pts(0, base, bw, 0.13, 0, math.pi, 16) + [(-bw, base - 0.05), (bw, base - 0.05)]
+    pt.poly(brim, _shade(col, 0.85), head=True)
+    pt.outline(brim, _shade(col, 0.45), 0.05)
     if not full_brim:  # front peak
         pt.poly(ellipse_pts(p.yaw * 0.1, base + 0.02, 0.7, 0.28, 0, math.pi, 14), _shade(col, 0.9), head=True)
     hard_shell_finish(pt, shell, col, top, base, rng)
@@ -644,11 +653,10 @@ def headphones(pt: Painter, rng):
     """Over-ear headphones: band over the top of the head, cups over the ears."""
     col = gear_colour(rng) if rng.random() < 0.5 else _jitter(rng, (30, 30, 32), 12)
     pt.line(ellipse_pts(0, -0.1, 1.08, 1.1, math.pi, 2 * math.pi, 18), col, rng.uniform(0.08, 0.14))
-    pt._record(ellipse_pts(0, -0.1, 1.15, 1.17, math.pi, 2 * math.pi, 9))
+    pt.record_head(ellipse_pts(0, -0.1, 1.15, 1.17, math.pi, 2 * math.pi, 9))
     for s in (-1, 1):
         pt.rect(s * 1.08 - 0.2, -0.25, s * 1.08 + 0.2, 0.35, col, radius=0.15, head=True)
-        specular(pt, [(s * 1.08 - 0.2, -0.25), (s * 1.08 + 0.2, -0.25), (s * 1.08 + 0.2, 0.35),
-                      (s * 1.08 - 0.2, 0.35)], s * 1.08 + 0.05, -0.1, 0.1, 0.6)
+        pt.rect(s * 1.08 - 0.1, -0.12, s * 1.08 + 0.1, 0.22, _shade(col, 0.7), radius=0.08)
 
 
 # kind name -> (relative frequency within its class, drawer)
@@ -661,14 +669,14 @@ HELMET_KINDS: dict[str, tuple[float, Drawer]] = {
     "skate": (0.6, helmet_skate),
 }
 NO_HELMET_KINDS: dict[str, tuple[float, Drawer]] = {
-    "bare": (2.0, bare_head),
+    "bare": (2.4, bare_head),
     "cap": (1.0, cap),
     "beanie": (0.8, beanie),
     "brimmed_hat": (0.7, brimmed_hat),
     "hood": (0.7, hood),
     "headscarf": (0.6, headscarf),
     "headband": (0.4, headband),
-    "headphones": (0.3, headphones),
+    "headphones": (0.25, headphones),
 }
 # headwear that hides the hair on top of the head (hair is then only drawn where it shows)
 _COVERS_HAIR = {"full_face", "open_face", "skate", "hood", "headscarf"}
@@ -773,7 +781,7 @@ BACKGROUNDS: dict[str, tuple[float, Callable[[np.random.Generator, int], Image.I
 # --------------------------------------------------------------------------------------------
 # post effects
 # --------------------------------------------------------------------------------------------
-def add_occluders(img: Image.Image, rng, head_box, view: int, person: Person):
+def add_occluders(img: Image.Image, rng, head_box, view: int):
     """Random bars and blobs (drawn on the unrotated canvas); some placed over the head, none large
     enough to hide it all."""
     d = ImageDraw.Draw(img, "RGBA")
@@ -803,12 +811,14 @@ def relight(img: np.ndarray, rng) -> np.ndarray:
     """Contrast, brightness, colour cast (one fused multiply-add per channel) and sometimes a
     directional light ramp. Returns float32 HWC (not clipped)."""
     h, w, _ = img.shape
-    mean = float(img.mean())
+    mean = float(img[::4, ::4].mean())  # a subsample is plenty for the pivot
     contrast, brightness = rng.uniform(0.7, 1.25), rng.uniform(0.7, 1.25)
     cast = rng.uniform(0.85, 1.15, 3)
     gain = (contrast * cast).astype(np.float32)
     bias = (mean * (brightness - contrast) * cast).astype(np.float32)
-    x = img * gain + bias
+    x = img.astype(np.float32)
+    x *= gain
+    x += bias
     if rng.random() < 0.5:
         a = rng.uniform(0, 2 * math.pi)
         ramp = (np.cos(a) * np.linspace(-1, 1, w, dtype=np.float32)[None, :]
@@ -837,7 +847,7 @@ def _noise_bank(size: int) -> np.ndarray:
 
 
 def add_noise(x: np.ndarray, rng) -> np.ndarray:
-    """Gaussian sensor noise (colour or luminance-only), then quantise to uint8."""
+    """Gaussian sensor noise (colour or luminance-only) on float ``x`` (modified), then quantise to uint8."""
     sigma = rng.uniform(0, 7)
     h, w, _ = x.shape
     oy, ox = rng.integers(0, h), rng.integers(0, w)
@@ -845,8 +855,10 @@ def add_noise(x: np.ndarray, rng) -> np.ndarray:
         n = _noise_bank(h)[oy:oy + h, ox:ox + w]
         if rng.random() < 0.4:
             n = n[..., int(rng.integers(3)), None]
-        x = x + n * np.float32(sigma if rng.random() < 0.5 else -sigma)
-    return np.clip(x + 0.5, 0, 255).astype(np.uint8)
+        x += n * np.float32(sigma if rng.random() < 0.5 else -sigma)
+    x += 0.5
+    np.clip(x, 0, 255, out=x)
+    return x.astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------
@@ -908,31 +920,33 @@ def render(rng: np.random.Generator, label: int, size: int, kind: str | None = N
     view = size * _SS
     side = int(math.ceil(view * _CANVAS_MARGIN / 2)) * 2
     table = HELMET_KINDS if label == HELMET else NO_HELMET_KINDS
-    chosen = _choose(table, rng)
+    chosen = _choose(table, rng)  # drawn even when ``kind`` is forced: the rest of the scene stays the same
     kind = chosen if kind is None else kind
     angle = float(rng.uniform(-_MAX_ROTATION, _MAX_ROTATION))
     canvas = BACKGROUNDS[_choose(BACKGROUNDS, rng)][1](rng, side)
     person = _make_person(rng, view, side, angle)
     pts = np.asarray(_draw_person(canvas, person, kind, table[kind][1], rng), np.float64)
     if rng.random() < 0.15:
-        canvas_box = (pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max())
-        add_occluders(canvas, rng, canvas_box, view, person)
-
-    # downsample, then rotate about the centre and cut out the view in one affine resampling
-    canvas = canvas.reduce(_SS)
-    a = math.radians(angle)
-    h, H = size / 2, side / (2 * _SS)
-    cos, sin = math.cos(a), math.sin(a)
-    img = canvas.transform((size, size), Image.Transform.AFFINE,
-                           (cos, -sin, H - cos * h + sin * h, sin, cos, H - sin * h - cos * h),
-                           resample=Image.Resampling.BILINEAR)
+        add_occluders(canvas, rng, (*pts.min(0), *pts.max(0)), view)
+    img = _camera_view(canvas, angle, size)
     pts = (_rotate_points(pts, angle, side / 2) - (side - view) / 2) / _SS
-    box = np.array([pts[:, 0].min(), pts[:, 1].min(), pts[:, 0].max(), pts[:, 1].max()])
+    box = np.clip([*pts.min(0), *pts.max(0)], 0, size).astype(np.float32)
     if rng.random() < 0.4:
         img = img.filter(ImageFilter.BoxBlur(rng.uniform(0.3, 1.0) * size / 128))
     pixels = gamma(add_noise(relight(np.asarray(img), rng), rng), rng)
-    box = np.clip(box, 0, size).astype(np.float32)
     return pixels, box, kind
+
+
+def _camera_view(canvas: Image.Image, angle: float, size: int) -> Image.Image:
+    """Box-downsample the 2x canvas, then rotate it by ``angle`` about its centre and cut out the
+    central size x size view, in one affine resampling (the inverse of ``_rotate_points``)."""
+    canvas = canvas.reduce(_SS)
+    a = math.radians(angle)
+    cos, sin = math.cos(a), math.sin(a)
+    h, H = size / 2, canvas.size[0] / 2
+    return canvas.transform((size, size), Image.Transform.AFFINE,
+                            (cos, -sin, H - cos * h + sin * h, sin, cos, H - sin * h - cos * h),
+                            resample=Image.Resampling.BILINEAR)
 
 
 def _check_args(n, seed, size, start):
