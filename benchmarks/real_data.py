@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.latency import latency_ms  # noqa: E402
-from benchmarks.report import markdown_table  # noqa: E402
+from benchmarks.report import markdown_table, merge_results, model_results  # noqa: E402
 
 DEFAULT_ROOT = REPO.parent / "shared" / "data" / "helmet-kaggle-voc"
 DOCS_OVERLAYS = 4
@@ -42,18 +42,10 @@ def run_model(arch: str, crops: Path, work: Path) -> dict:
     test = load_images([crops / "test"], runtimes.spec)
     report = explain_images(runtimes, test.pixels, boxes=test.boxes, names=[p.name for p in test.paths])
     overlays = write_outputs(report, test.pixels, work / f"explain_{arch}", runtimes.methods)
-    return {
-        "arch": arch,
-        "run_dir": str(run_dir),
-        "training": {**metrics, "wall_seconds": fit_seconds},
-        "export_seconds": export.manifest["total_seconds"],
-        "stage_seconds": export.manifest["stage_seconds"],
-        "parity": export.parity,
-        "edgetpu": {k: export.edgetpu[k] for k in ("compatible", "tpu_share", "num_ops", "param_bytes")},
-        "int8_latency": latency_ms(export.out / "model_int8.tflite"),
-        "explain": report["summary"],
-        "explain_outputs": {"contact_sheet": str(overlays["contact_sheet"]), "json": str(overlays["json"])},
-    }
+    result = model_results(arch, run_dir, fit_seconds, metrics, export, report["summary"],
+                           latency_ms(export.out / "model_int8.tflite"))
+    result["explain_outputs"] = {"contact_sheet": str(overlays["contact_sheet"]), "json": str(overlays["json"])}
+    return result
 
 
 def copy_overlays(work: Path, arch: str, docs: Path) -> list[str]:
@@ -87,6 +79,7 @@ def main() -> None:
         results[arch]["docs_overlays"] = copy_overlays(args.work, arch, args.docs)
     results["_data"] = {"root": str(args.root), "counts": prepared.counts, "skipped": prepared.skipped}
     args.out.mkdir(parents=True, exist_ok=True)
+    results = merge_results(args.out / "real_data.json", results)
     (args.out / "real_data.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     table = markdown_table({k: v for k, v in results.items() if not k.startswith("_")}, "real test split")
     (args.out / "real_data.md").write_text(table + "\n")

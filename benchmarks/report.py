@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 ARTIFACT_ORDER = ("pytorch", "onnx", "saved_model", "tflite_float32", "tflite_int8")
+
+
+def model_results(arch: str, run_dir, fit_seconds: float, metrics: dict, export, explanation: dict,
+                  latency: dict) -> dict:
+    """One model's row of a pipeline benchmark: training, export, parity, Edge TPU, latency, Grad-CAM."""
+    return {
+        "arch": arch,
+        "run_dir": str(run_dir),
+        "training": {**metrics, "wall_seconds": fit_seconds},
+        "export_seconds": export.manifest["total_seconds"],
+        "stage_seconds": export.manifest["stage_seconds"],
+        "parity": export.parity,
+        "edgetpu": {k: export.edgetpu[k] for k in ("compatible", "tpu_share", "num_ops", "param_bytes")},
+        "int8_latency": latency,
+        "explain": explanation,
+    }
 
 
 def _f(value, fmt=".4f") -> str:
     return "–" if value is None else format(value, fmt)
+
+
+def merge_results(path: Path, new: dict) -> dict:
+    """Results of earlier runs for other models are kept: a benchmark can be re-run one model at a time."""
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    return {**old, **new}
 
 
 def markdown_table(results: dict, split_name: str) -> str:

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.latency import latency_ms  # noqa: E402
-from benchmarks.report import markdown_table  # noqa: E402
+from benchmarks.report import markdown_table, merge_results, model_results  # noqa: E402
 
 
 def run_model(arch: str, work: Path, explain_n: int) -> dict:
@@ -34,17 +34,9 @@ def run_model(arch: str, work: Path, explain_n: int) -> dict:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     export = export_checkpoint(Path(metrics["best_checkpoint"]), work / f"export_{arch}", force=True)
     explanation = explain_synthetic(load_runtimes(export.out), n=explain_n)["summary"]
-    return {
-        "arch": arch,
-        "run_dir": str(run_dir),
-        "training": {**metrics, "wall_seconds": fit_seconds},
-        "export_seconds": export.manifest["total_seconds"],
-        "stage_seconds": export.manifest["stage_seconds"],
-        "parity": export.parity,
-        "edgetpu": {k: export.edgetpu[k] for k in ("compatible", "tpu_share", "num_ops", "param_bytes")},
-        "int8_latency": latency_ms(export.out / "model_int8.tflite"),
-        "explain": explanation,
-    }
+    result = model_results(arch, run_dir, fit_seconds, metrics, export, explanation,
+                           latency_ms(export.out / "model_int8.tflite"))
+    return result
 
 
 def main() -> None:
@@ -54,8 +46,9 @@ def main() -> None:
     parser.add_argument("--explain-n", type=int, default=200)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
-    results = {arch: run_model(arch, args.work, args.explain_n) for arch in args.models}
     args.out.mkdir(parents=True, exist_ok=True)
+    results = merge_results(args.out / "synthetic.json",
+                            {arch: run_model(arch, args.work, args.explain_n) for arch in args.models})
     (args.out / "synthetic.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (args.out / "synthetic.md").write_text(markdown_table(results, "synthetic test split") + "\n")
     print(markdown_table(results, "synthetic test split"))

@@ -15,16 +15,16 @@ from torchvision.transforms import v2
 @dataclass
 class AugmentConfig:
     enabled: bool = True
-    rotation_degrees: float = 20.0
-    shear_degrees: float = 10.0
-    zoom: tuple[float, float] = (0.8, 1.25)
+    rotation_degrees: float = 10.0
+    shear_degrees: float = 5.0
+    zoom: tuple[float, float] = (0.9, 1.1)
     translate: float = 0.1
     hflip: bool = True
     brightness: tuple[float, float] = (0.5, 1.3)
     contrast: float = 0.3
     saturation: float = 0.3
     hue: float = 0.0
-    channel_shift: float = 0.15
+    channel_shift: float = 0.05
     noise_sigma: float = 0.03
     noise_p: float = 0.5
 

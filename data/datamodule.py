@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .augment import AugmentConfig, build_transforms
-from .preprocessing import PreprocessSpec
+from .preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
 from .sources import SPLITS, SYNTHETIC, LabeledPixels, load_split
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class HelmetDataModule(pl.LightningDataModule):
     def __init__(
         self,
         source: str = SYNTHETIC,
-        image_size: int = 128,
+        image_size: int = DEFAULT_INPUT_SIZE,
         batch_size: int = 32,
         num_workers: int = 0,
         seed: int = 0,

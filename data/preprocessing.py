@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 LABELS: tuple[str, ...] = ("helmet", "no_helmet")
+DEFAULT_INPUT_SIZE = 96
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 SPEC_FILENAME = "preprocess.json"
 LABELS_FILENAME = "labels.txt"
@@ -27,7 +28,7 @@ class ImageDecodeError(ValueError):
 
 @dataclass(frozen=True)
 class PreprocessSpec:
-    input_size: int = 128
+    input_size: int = DEFAULT_INPUT_SIZE
     labels: tuple[str, ...] = LABELS
     channel_order: str = "RGB"
     scale: float = 1.0 / 255.0

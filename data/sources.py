@@ -17,7 +17,7 @@ from .preprocessing import ImageDecodeError, LABELS, PreprocessSpec, list_images
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 SYNTHETIC = "synthetic"
-DEFAULT_SYNTHETIC_COUNTS = {"train": 3000, "val": 500, "test": 1000}
+DEFAULT_SYNTHETIC_COUNTS = {"train": 5000, "val": 500, "test": 1000}
 
 
 class DataLayoutError(ValueError):

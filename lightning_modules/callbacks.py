@@ -57,7 +57,7 @@ class RunArtifacts(pl.Callback):
             "parameters": count_parameters(pl_module.net),
             "input_size": pl_module.hparams.input_size,
             "test": _scalars(trainer.callback_metrics, "test/"),
-            "best_checkpoint": str(checkpoint.best_model_path) if checkpoint else None,
+            "best_checkpoint": str(Path(checkpoint.best_model_path).resolve()) if checkpoint and checkpoint.best_model_path else None,
             "best_val_balanced_acc": float(checkpoint.best_model_score) if checkpoint and checkpoint.best_model_score is not None else None,
             "epochs_trained": trainer.current_epoch,
             "fit_seconds": self.fit_seconds,

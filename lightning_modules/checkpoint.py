@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from data.preprocessing import PreprocessSpec
+from data.preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
 
 from .models import ARCHITECTURES, GapLinearClassifier, build_model
 
@@ -59,7 +59,7 @@ def load_classifier(path: str | Path, expect_arch: str | None = None) -> LoadedC
         raise CheckpointError(f"{path} holds a {arch} model, expected {expect_arch}")
     arch_kwargs = dict(hparams.get("arch_kwargs") or {})
     arch_kwargs.pop("pretrained_path", None)  # the trained weights are in the checkpoint itself
-    spec = PreprocessSpec.from_dict(ckpt.get("preprocess") or {"input_size": hparams.get("input_size", 128)})
+    spec = PreprocessSpec.from_dict(ckpt.get("preprocess") or {"input_size": hparams.get("input_size", DEFAULT_INPUT_SIZE)})
     model = build_model(arch, num_classes=spec.num_classes, **arch_kwargs)
     state = {k.removeprefix("net."): v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
     try:

@@ -40,7 +40,7 @@ class HelmetCLI(LightningCLI):
 
 def trainer_defaults() -> dict:
     return {
-        "max_epochs": 12,
+        "max_epochs": 11,
         "accelerator": "cpu",
         "log_every_n_steps": 10,
         "logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="slim_mobilenet", default_hp_metric=False),

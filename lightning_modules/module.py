@@ -11,7 +11,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from data.preprocessing import PreprocessSpec
+from data.preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
 
 from .models import build_model
 
@@ -32,7 +32,7 @@ class HelmetClassifier(pl.LightningModule):
         self,
         arch: str = "slim_mobilenet",
         arch_kwargs: dict[str, Any] | None = None,
-        input_size: int = 128,
+        input_size: int = DEFAULT_INPUT_SIZE,
         lr: float = 3e-3,
         weight_decay: float = 1e-4,
         warmup_epochs: float = 1.0,

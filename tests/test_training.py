@@ -86,7 +86,7 @@ def test_no_argument_defaults_are_slim_on_synthetic():
     config = yaml.safe_load(out.stdout)
     assert config["model"]["arch"] == "slim_mobilenet"
     assert config["data"]["source"] == "synthetic"
-    assert config["data"]["image_size"] == 128
+    assert config["data"]["image_size"] == 96
 
 
 @pytest.mark.parametrize("name", ["slim_mobilenet.yaml", "mobilenet_v2.yaml", "ddp.yaml"])

@@ -13,7 +13,7 @@ from torchvision.ops.misc import Conv2dNormActivation
 
 from .common import GapLinearClassifier
 
-# t, c, n, s — total stride 16, so a 128 px input gives an 8x8 Grad-CAM map.
+# t, c, n, s — total stride 16: a 96 px input gives a 6x6 Grad-CAM map, 128 px an 8x8 one.
 DEFAULT_BLOCKS: tuple[tuple[int, int, int, int], ...] = (
     (1, 16, 1, 1),
     (4, 24, 2, 2),
