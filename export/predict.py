@@ -37,9 +37,12 @@ class Prediction:
 
 def edgetpu_runner(model: Path, spec: PreprocessSpec) -> TFLiteRunner:
     """A runner whose interpreter uses the Edge TPU delegate (needs libedgetpu and an _edgetpu.tflite model)."""
+    import ctypes
+
     from ai_edge_litert.interpreter import Interpreter, load_delegate
 
     try:
+        ctypes.CDLL(EDGETPU_LIBRARY)  # probe first: load_delegate's failure path also prints a traceback
         delegate = load_delegate(EDGETPU_LIBRARY)
     except (ValueError, OSError) as e:
         raise EdgeTpuUnavailableError(

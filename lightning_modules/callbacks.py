@@ -33,8 +33,8 @@ class RunArtifacts(pl.Callback):
         return Path(trainer.log_dir or trainer.default_root_dir)
 
     def setup(self, trainer, pl_module, stage):
+        directory = self.run_dir(trainer)  # a collective under DDP: every rank must ask
         if trainer.is_global_zero:
-            directory = self.run_dir(trainer)
             directory.mkdir(parents=True, exist_ok=True)
             PreprocessSpec(input_size=pl_module.hparams.input_size).save(directory)
 
@@ -49,6 +49,7 @@ class RunArtifacts(pl.Callback):
             self.fit_seconds = time.perf_counter() - self._fit_started
 
     def on_test_end(self, trainer, pl_module):
+        directory = self.run_dir(trainer)  # a collective under DDP: every rank must ask
         if not trainer.is_global_zero:
             return
         checkpoint = trainer.checkpoint_callback
@@ -63,5 +64,5 @@ class RunArtifacts(pl.Callback):
             "fit_seconds": self.fit_seconds,
             "train_images_per_second": (self.train_images / self.fit_seconds) if self.fit_seconds else None,
         }
-        path = self.run_dir(trainer) / METRICS_FILENAME
+        path = directory / METRICS_FILENAME
         path.write_text(json.dumps(report, indent=2) + "\n")

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import TINY_SIZE
 from data.preprocessing import PreprocessSpec
 from data.synthetic import generate
 from explain import metrics
@@ -37,9 +38,10 @@ def synthetic_report(runtimes):
 
 @pytest.fixture(scope="module")
 def grid(runtimes):
-    """Feature-map side from the PyTorch model itself (8 for the slim model at 128 px)."""
+    """Feature-map side from the PyTorch model itself (6 for the slim model at 96 px)."""
+    size = runtimes.spec.input_size
     with torch.no_grad():
-        return runtimes.loaded.model.forward_features(torch.zeros(1, 3, 128, 128)).shape[-1]
+        return runtimes.loaded.model.forward_features(torch.zeros(1, 3, size, size)).shape[-1]
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +202,7 @@ def test_metrics_degenerate_maps_and_pointing_game():
 def cli_run(tiny_export, tmp_path_factory):
     """3 good images, one of another size (300x200 JPEG), one unreadable file and one missing path."""
     root = tmp_path_factory.mktemp("explain_cli")
-    images, _ = generate(4, seed=0, size=128, start=1000)
+    images, _ = generate(4, seed=0, size=TINY_SIZE, start=1000)
     folder = root / "images"
     folder.mkdir()
     for i in range(3):
@@ -254,7 +256,7 @@ def test_cli_resizes_other_sizes_through_shared_preprocessing(cli_run, runtimes)
     report = json.loads((out / "explain_parity.json").read_text())
     entry = next(r for r in report["images"] if r["name"].endswith("other_size.jpg"))
     pixels = runtimes.spec.load_uint8(folder / "other_size.jpg")
-    assert pixels.shape == (128, 128, 3)
+    assert pixels.shape == (TINY_SIZE, TINY_SIZE, 3)
     with torch.no_grad():
         logits = runtimes.loaded.model(torch.from_numpy(runtimes.spec.to_float_nchw(pixels[None])))[0].numpy()
     np.testing.assert_allclose(entry["runtimes"]["pytorch"]["logits"], logits, atol=1e-5)
@@ -301,19 +303,22 @@ def _flatten_dense_int8(path: Path, size: int) -> Path:
 
 @pytest.fixture(scope="module")
 def non_gap_model(tmp_path_factory):
-    return _flatten_dense_int8(tmp_path_factory.mktemp("nongap") / "model_int8.tflite", 128)
+    return _flatten_dense_int8(tmp_path_factory.mktemp("nongap") / "model_int8.tflite", TINY_SIZE)
 
 
 def test_occlusion_fallback_for_a_non_gap_head(non_gap_model):
-    spec = PreprocessSpec(input_size=128)
+    size = TINY_SIZE
+    spec = PreprocessSpec(input_size=size)
     assert find_gap_linear_head(non_gap_model) is None
     cam = TFLiteCam(non_gap_model, spec)
     assert cam.method == "occlusion" and "occlusion" in cam.note and cam.cell == 16
-    image = np.zeros((1, 128, 128, 3), np.uint8)
-    image[0, :64, :64] = 255  # bright top-left quadrant: the evidence for class 0
+    cells, half = size // 16, size // 32
+    image = np.zeros((1, size, size, 3), np.uint8)
+    image[0, : size // 2, : size // 2] = 255  # bright top-left quadrant: the evidence for class 0
     maps, logits = cam.explain(image, 0)
-    assert maps.shape == (1, 8, 8) and logits[0, 0] > logits[0, 1]
-    inside, outside = maps[0, :4, :4], np.concatenate([maps[0, 4:].ravel(), maps[0, :4, 4:].ravel()])
+    assert maps.shape == (1, cells, cells) and logits[0, 0] > logits[0, 1]
+    inside = maps[0, :half, :half]
+    outside = np.concatenate([maps[0, half:].ravel(), maps[0, :half, half:].ravel()])
     assert inside.min() > 0 and outside.max() == 0
 
 
@@ -323,7 +328,7 @@ def test_cli_says_when_it_falls_back_to_occlusion(tiny_export, non_gap_model, tm
     for name in ("model.pt", "preprocess.json", "labels.txt"):
         shutil.copy(tiny_export.out / name, artifacts / name)
     shutil.copy(non_gap_model, artifacts / "model_int8.tflite")
-    images, _ = generate(2, seed=0, size=128, start=1100)
+    images, _ = generate(2, seed=0, size=TINY_SIZE, start=1100)
     for i, im in enumerate(images):
         Image.fromarray(im).save(tmp_path / f"x{i}.png")
     rc = main(["--artifacts", str(artifacts), "--images", str(tmp_path / "x0.png"), str(tmp_path / "x1.png"),
