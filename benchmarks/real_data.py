@@ -23,7 +23,7 @@ from benchmarks.latency import latency_ms  # noqa: E402
 from benchmarks.report import markdown_table, merge_results, model_results  # noqa: E402
 
 DEFAULT_ROOT = REPO.parent / "shared" / "data" / "helmet-kaggle-voc"
-DOCS_OVERLAYS = 4
+DOCS_OVERLAYS = 3
 
 
 def run_model(arch: str, crops: Path, work: Path) -> dict:
@@ -49,14 +49,13 @@ def run_model(arch: str, crops: Path, work: Path) -> dict:
 
 
 def copy_overlays(work: Path, arch: str, docs: Path) -> list[str]:
-    overlays = sorted((work / f"explain_{arch}").glob("*.png"))
-    chosen = [p for p in overlays if "contact" not in p.name][:DOCS_OVERLAYS]
+    chosen = sorted((work / f"explain_{arch}" / "overlays").glob("*.png"))[:DOCS_OVERLAYS]
     docs.mkdir(parents=True, exist_ok=True)
     copied = []
     for p in chosen:
         target = docs / f"real_{arch}_{p.name}"
         shutil.copyfile(p, target)
-        copied.append(str(target.relative_to(REPO)))
+        copied.append(str(target.resolve().relative_to(REPO)))
     return copied
 
 
