@@ -6,6 +6,8 @@ After fitting, the best checkpoint is tested and the run directory is printed.
 
 from __future__ import annotations
 
+import sys
+
 
 from jsonargparse import lazy_instance
 from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar
@@ -13,6 +15,7 @@ from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from data.datamodule import HelmetDataModule
+from data.sources import DataLayoutError
 
 from .callbacks import RunArtifacts
 from .module import HelmetClassifier
@@ -57,6 +60,11 @@ def main(args: list[str] | None = None) -> str:
         args=args,
         save_config_kwargs={"overwrite": True},
     )
+    try:
+        cli.datamodule.setup("fit")  # load the data up front: a bad data root fails here, clearly
+    except DataLayoutError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     ckpt = "best" if cli.trainer.checkpoint_callback and cli.trainer.checkpoint_callback.best_model_path else None
     cli.trainer.test(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt)

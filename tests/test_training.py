@@ -108,3 +108,15 @@ def test_ddp_with_two_cpu_processes(tmp_path):
     metrics = json.loads(next(tmp_path.rglob("metrics.json")).read_text())
     assert "balanced_acc" in metrics["test"]
     assert "Starting with 2 processes" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("make,match", [(lambda root: None, "does not exist"),
+                                        (lambda root: (root / "cats").mkdir(parents=True), "not an ImageFolder")])
+def test_bad_data_root_fails_fast_with_a_clear_message(tmp_path, make, match):
+    root = tmp_path / "data"
+    make(root)
+    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", f"--data.source={root}",
+                          f"--trainer.logger.init_args.save_dir={tmp_path}"], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 2
+    assert match in out.stderr and "Traceback" not in out.stderr
