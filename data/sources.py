@@ -39,15 +39,16 @@ class LabeledPixels:
 
 
 def synthetic_split(split: str, spec: PreprocessSpec, seed: int = 0,
-                    counts: dict[str, int] | None = None) -> LabeledPixels:
-    """A split of the built-in synthetic data; splits use disjoint image indices."""
+                    counts: dict[str, int] | None = None, limit: int | None = None) -> LabeledPixels:
+    """A split of the built-in synthetic data (its first ``limit`` images); splits use disjoint image indices."""
     from .synthetic import generate
 
     counts = {**DEFAULT_SYNTHETIC_COUNTS, **(counts or {})}
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
     start = sum(counts[s] for s in SPLITS[: SPLITS.index(split)])
-    images, labels = generate(counts[split], seed=seed, size=spec.input_size, start=start)
+    n = counts[split] if limit is None else min(limit, counts[split])
+    images, labels = generate(n, seed=seed, size=spec.input_size, start=start)
     return LabeledPixels(images, labels.astype(np.int64))
 
 

@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from data.preprocessing import PreprocessSpec
-from data.sources import SYNTHETIC, load_pixels, scan_imagefolder
+from data.sources import SYNTHETIC, load_pixels, scan_imagefolder, synthetic_split
 
 log = logging.getLogger("export")
 REFUSE_UNDER = 10
@@ -18,15 +18,14 @@ class CalibrationError(ValueError):
     pass
 
 
-def calibration_pixels(source: str, spec: PreprocessSpec, n: int, seed: int = 0) -> np.ndarray:
+def calibration_pixels(source: str, spec: PreprocessSpec, n: int, seed: int = 0,
+                       synthetic_counts: dict[str, int] | None = None) -> np.ndarray:
     """Up to ``n`` training images (uint8 NHWC), a seeded random sample. Refuses fewer than 10,
     warns under 100 or when fewer than asked exist."""
     if n < REFUSE_UNDER:
         raise CalibrationError(f"--calib-samples {n} is too few: int8 calibration needs at least {REFUSE_UNDER}")
     if source == SYNTHETIC:
-        from data.synthetic import generate
-
-        pixels = generate(n, seed=seed, size=spec.input_size)[0]  # the synthetic train split starts at index 0
+        pixels = synthetic_split("train", spec, seed, synthetic_counts, limit=n).pixels
     else:
         items = scan_imagefolder(source, seed)["train"]
         order = np.random.default_rng(seed).permutation(len(items))[:n]

@@ -63,7 +63,7 @@ def export_checkpoint(ckpt: Path, out: Path, data: str | None = None, calib_samp
     spec, source, seed = loaded.spec, data or loaded.data_source, loaded.data.get("seed", 0)
     if io_type not in IO_TYPES:
         raise ValueError(f"--io-type must be one of {IO_TYPES}, got {io_type!r}")
-    calibration = calibration_pixels(source, spec, calib_samples, seed)
+    calibration = calibration_pixels(source, spec, calib_samples, seed, loaded.data.get("synthetic_counts"))
     evaluation = load_labelled(source, split, spec, seed, loaded.data.get("synthetic_counts"))
     check = calibration[:CHECK_IMAGES]
     log.info("%s from %s: %d calibration images, %d %s images of %s", loaded.arch, ckpt, len(calibration),

@@ -12,8 +12,7 @@ def test_slim_default_is_small_and_gives_logits_and_an_8x8_cam_map():
     x = torch.rand(3, 3, 128, 128)
     logits = model(x)
     assert logits.shape == (3, 2)
-    probs = logits.softmax(1)
-    assert probs.max() > 0.5 or torch.allclose(probs, torch.full_like(probs, 0.5), atol=1e-3)
+    assert not torch.allclose(logits[0], logits[1])  # input-dependent logits, not a constant head
     assert model.forward_features(x).shape == (3, 256, 8, 8)
 
 
