@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from data.preprocessing import PreprocessSpec
-from export.edgetpu import _read_model  # the project's one TFLite flatbuffer reader
+from export.edgetpu import read_model  # the project's one TFLite flatbuffer reader
 from export.runtimes import TFLiteRunner
 
 PASS_THROUGH_OPS = ("RESHAPE", "SQUEEZE")
@@ -75,7 +75,7 @@ def _dequantize_const(t) -> np.ndarray:
 
 def find_gap_linear_head(path: str | Path) -> GapLinearHead | None:
     """The GAP -> FULLY_CONNECTED head of a TFLite model, or None if the graph has none."""
-    _, parsed = _read_model(Path(path))
+    _, parsed = read_model(Path(path))
     tensors, ops = parsed.tensors, parsed.ops
     producer = {out: i for i, op in enumerate(ops) for out in op[5]}
     found = None
@@ -125,7 +125,7 @@ def find_gap_linear_head(path: str | Path) -> GapLinearHead | None:
 
 def feature_grid(path: str | Path, input_size: int) -> int:
     """Side of the coarsest spatial grid (>1 cell) among the 4-D activations: the feature-map cell count."""
-    _, parsed = _read_model(Path(path))
+    _, parsed = read_model(Path(path))
     sides = [t.shape[1] for t in parsed.tensors
              if not t.is_const and t.rank == 4 and t.shape[1] > 1 and t.shape[1] == t.shape[2]
              and t.shape[1] < input_size]

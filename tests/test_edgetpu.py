@@ -1,4 +1,4 @@
-"""Tests for export/edgetpu.py: the static Edge TPU check and the compiler-log parser.
+"""Tests for export/edgetpu/: the static Edge TPU check and the compiler-log parser.
 
 Tiny models are built once per module with TensorFlow (a few seconds); the
 variants that TensorFlow will not produce on request (too-new op versions,

@@ -1,0 +1,7 @@
+"""``python -m export.edgetpu``: see ``export.edgetpu.cli``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
