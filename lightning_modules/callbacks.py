@@ -1,12 +1,15 @@
-"""Callbacks that make a run directory self-describing for every later stage."""
+"""Training callbacks: a self-describing run directory, and an EMA of the weights with a warm-up."""
 
 from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import WeightAveraging
 
 from data.preprocessing import PreprocessSpec
 
@@ -66,3 +69,38 @@ class RunArtifacts(pl.Callback):
         }
         path = directory / METRICS_FILENAME
         path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+
+def ema_with_warmup(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor, decay: float) -> torch.Tensor:
+    """EMA step whose decay ramps up as (1 + n) / (10 + n) until it reaches ``decay``.
+
+    A fixed decay keeps the random initial weights in the average for hundreds of steps; on ~750 real
+    crops (23 steps an epoch) that average predicted a single class for 20 epochs.
+    """
+    n = float(num_averaged)
+    d = min(decay, (1.0 + n) / (10.0 + n))
+    return averaged * d + current * (1.0 - d)
+
+
+class EMAWeights(WeightAveraging):
+    """Exponential moving average of the weights (and BatchNorm statistics), with a warm-up.
+
+    Validation, checkpoints (``state_dict``) and the final model use the average. Lightning keeps the
+    averaged model after fitting, so testing the best checkpoint afterwards would reload its raw weights
+    ("current_model_state"); dropping the averaged model when fitting ends makes
+    ``trainer.test(ckpt_path="best")`` evaluate the averaged weights, which export also reads.
+    """
+
+    def __init__(self, decay: float = 0.99):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+        super().__init__(avg_fn=partial(ema_with_warmup, decay=decay))
+
+    def teardown(self, trainer, pl_module, stage):
+        if stage == "fit":
+            self._average_model = None
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint):
+        if self._average_model is not None:  # resuming a fit: restore both models
+            super().on_load_checkpoint(trainer, pl_module, checkpoint)

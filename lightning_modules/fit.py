@@ -18,6 +18,7 @@ from data.datamodule import HelmetDataModule
 from data.sources import DataLayoutError
 
 from .callbacks import RunArtifacts
+from .checkpoint import CheckpointError
 from .module import HelmetClassifier
 
 MONITOR = "val/balanced_acc"
@@ -28,9 +29,9 @@ class HelmetCLI(LightningCLI):
         parser.link_arguments("data.image_size", "model.input_size")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({
-            "checkpoint.monitor": MONITOR, "checkpoint.mode": "max", "checkpoint.save_last": True,
-            "checkpoint.filename": "best-{epoch:02d}-{val/balanced_acc:.4f}",
-            "checkpoint.auto_insert_metric_name": False,
+            # One stable path, overwritten on each improvement; epoch and score are in metrics.json.
+            # (No last.ckpt: since Lightning 2.6 it is only written together with a new best.)
+            "checkpoint.monitor": MONITOR, "checkpoint.mode": "max", "checkpoint.filename": "best",
         })
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.set_defaults({"early_stopping.monitor": MONITOR, "early_stopping.mode": "max",
@@ -43,7 +44,7 @@ class HelmetCLI(LightningCLI):
 
 def trainer_defaults() -> dict:
     return {
-        "max_epochs": 11,
+        "max_epochs": 13,
         "accelerator": "cpu",
         "log_every_n_steps": 10,
         "logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="slim_mobilenet", default_hp_metric=False),
@@ -51,18 +52,18 @@ def trainer_defaults() -> dict:
 
 
 def main(args: list[str] | None = None) -> str:
-    cli = HelmetCLI(
-        HelmetClassifier,
-        HelmetDataModule,
-        trainer_defaults=trainer_defaults(),
-        seed_everything_default=0,
-        run=False,
-        args=args,
-        save_config_kwargs={"overwrite": True},
-    )
     try:
+        cli = HelmetCLI(
+            HelmetClassifier,
+            HelmetDataModule,
+            trainer_defaults=trainer_defaults(),
+            seed_everything_default=0,
+            run=False,
+            args=args,
+            save_config_kwargs={"overwrite": True},
+        )
         cli.datamodule.setup("fit")  # load the data up front: a bad data root fails here, clearly
-    except DataLayoutError as e:
+    except (CheckpointError, DataLayoutError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)

@@ -13,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from data.preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
 
+from .checkpoint import CheckpointError, load_classifier
 from .models import build_model
 
 
@@ -33,11 +34,12 @@ class HelmetClassifier(pl.LightningModule):
         arch: str = "slim_mobilenet",
         arch_kwargs: dict[str, Any] | None = None,
         input_size: int = DEFAULT_INPUT_SIZE,
-        lr: float = 3e-3,
+        lr: float = 6e-3,
         weight_decay: float = 1e-4,
         warmup_epochs: float = 1.0,
         label_smoothing: float = 0.05,
         class_weights: list[float] | None = None,
+        init_checkpoint: str | None = None,
     ):
         """
         Args:
@@ -45,6 +47,8 @@ class HelmetClassifier(pl.LightningModule):
             arch_kwargs: keyword arguments of that architecture (width_mult, blocks, pretrained_path, ...).
             input_size: square input side; linked to the data module's image_size by the CLI.
             class_weights: cross-entropy weights in label order (helmet, no_helmet); None = unweighted.
+            init_checkpoint: start from the weights of one of this project's checkpoints (same arch and
+                arch_kwargs), e.g. a run on the synthetic data before fine-tuning on real crops.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -52,6 +56,8 @@ class HelmetClassifier(pl.LightningModule):
         # channels_last: 1.3-1.6x faster depthwise/pointwise convs on CPU (benchmarks/train_throughput.py)
         self.net = build_model(arch, num_classes=self.spec.num_classes, **(arch_kwargs or {})).to(
             memory_format=torch.channels_last)
+        if init_checkpoint:
+            self._load_initial_weights(init_checkpoint, arch)
         weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         if weight is not None and weight.numel() != self.spec.num_classes:
             raise ValueError(f"class_weights needs {self.spec.num_classes} values, got {class_weights}")
@@ -59,6 +65,14 @@ class HelmetClassifier(pl.LightningModule):
         self.val_metrics = classification_metrics(self.spec.num_classes, "val/")
         self.test_metrics = classification_metrics(self.spec.num_classes, "test/")
         self.example_input_array = torch.zeros(1, 3, input_size, input_size)
+
+    def _load_initial_weights(self, path: str, arch: str) -> None:
+        source = load_classifier(path, expect_arch=arch)
+        try:
+            self.net.load_state_dict(source.model.state_dict())
+        except RuntimeError as e:
+            raise CheckpointError(f"init_checkpoint {path} was trained with {source.arch_kwargs}, which does not "
+                                  f"fit this model: {str(e).splitlines()[0]}") from e
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.contiguous(memory_format=torch.channels_last))

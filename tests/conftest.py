@@ -43,9 +43,9 @@ def tiny_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tiny_run) -> Path:
-    best = sorted((tiny_run / "checkpoints").glob("best-*.ckpt"))
-    assert best, f"no best checkpoint in {tiny_run}"
-    return best[-1]
+    best = tiny_run / "checkpoints" / "best.ckpt"
+    assert best.is_file(), f"no best checkpoint in {tiny_run}: {sorted((tiny_run / 'checkpoints').iterdir())}"
+    return best
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO, TINY_COUNTS, TINY_SIZE
+from conftest import REPO, TINY_COUNTS, TINY_SIZE, fit_tiny
 from lightning_modules.checkpoint import CheckpointError, load_classifier
 
 
@@ -18,6 +18,7 @@ def test_run_directory_is_self_describing(tiny_run, tiny_checkpoint):
     assert set(metrics["test"]) >= {"acc", "balanced_acc", "f1", "loss"}
     assert metrics["train_images_per_second"] > 0
     assert (tiny_run / "config.yaml").is_file()
+    assert [p.name for p in (tiny_run / "checkpoints").iterdir()] == ["best.ckpt"]  # overwritten, not versioned
     assert list(tiny_run.glob("events.out.tfevents.*"))
 
 
@@ -120,3 +121,48 @@ def test_bad_data_root_fails_fast_with_a_clear_message(tmp_path, make, match):
                          text=True, timeout=300)
     assert out.returncode == 2
     assert match in out.stderr and "Traceback" not in out.stderr
+
+
+def test_ema_weights_are_what_is_tested_checkpointed_and_exported(tmp_path):
+    from data.sources import load_split
+    from lightning_modules.models import build_model
+
+    run = fit_tiny(tmp_path, epochs=2, extra=["--trainer.callbacks+=lightning_modules.callbacks.EMAWeights",
+                                               "--trainer.callbacks.decay=0.9"])
+    metrics = json.loads((run / "metrics.json").read_text())
+    raw = torch.load(metrics["best_checkpoint"], map_location="cpu", weights_only=True)
+    assert "current_model_state" in raw  # Lightning keeps the raw weights beside the averaged ones
+    loaded = load_classifier(metrics["best_checkpoint"])  # reads state_dict: the averaged weights
+    current = build_model(loaded.arch, **loaded.arch_kwargs).eval()
+    current.load_state_dict({k.removeprefix("net."): v for k, v in raw["current_model_state"].items()})
+
+    test = load_split("synthetic", "test", loaded.spec, 0, TINY_COUNTS)
+    x = torch.from_numpy(loaded.spec.to_float_nchw(test.pixels))
+    y = torch.from_numpy(test.labels)
+    loss = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+    with torch.no_grad():
+        averaged_loss = loss(loaded.model(x), y).item()
+        current_loss = loss(current(x), y).item()
+    assert abs(current_loss - averaged_loss) > 1e-3, "averaging changed nothing; the test cannot tell them apart"
+    assert metrics["test"]["loss"] == pytest.approx(averaged_loss, abs=1e-4)
+
+
+def test_init_checkpoint_starts_from_a_previous_run(tiny_checkpoint):
+    from lightning_modules.module import HelmetClassifier
+
+    source = load_classifier(tiny_checkpoint).model.state_dict()
+    started = HelmetClassifier(input_size=TINY_SIZE, init_checkpoint=str(tiny_checkpoint)).net.state_dict()
+    assert source.keys() == started.keys()
+    assert all(torch.equal(source[k], started[k]) for k in source)
+    with pytest.raises(CheckpointError, match="holds a slim_mobilenet model, expected mobilenet_v2"):
+        HelmetClassifier(arch="mobilenet_v2", init_checkpoint=str(tiny_checkpoint))
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        HelmetClassifier(arch_kwargs={"width_mult": 0.5}, init_checkpoint=str(tiny_checkpoint))
+
+
+def test_missing_init_checkpoint_fails_fast_with_a_clear_message(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", f"--model.init_checkpoint={tmp_path}/nope.ckpt",
+                          f"--trainer.logger.init_args.save_dir={tmp_path}"], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 2
+    assert "checkpoint not found" in out.stderr and "Traceback" not in out.stderr

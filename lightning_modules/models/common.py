@@ -21,7 +21,8 @@ class GaussianNoise(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and self.std > 0:
-            return x + torch.randn_like(x) * self.std
+            # Drawing noise in a channels_last layout is ~8x slower on CPU than in the default one.
+            return x + torch.randn_like(x, memory_format=torch.contiguous_format) * self.std
         return x
 
 
