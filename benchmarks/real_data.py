@@ -1,10 +1,15 @@
-"""The full chain on real photos (helmet-kaggle-voc): prepare crops, train both models from scratch on
-the CPU, export both, parity on the test split, Grad-CAM parity and pointing game on the test crops.
+"""The full chain on real photos (helmet-kaggle-voc): prepare crops, train both models on the CPU,
+export both, parity on the test split, Grad-CAM parity and pointing game on the test crops.
 
-    python benchmarks/real_data.py [--root ../shared/data/helmet-kaggle-voc] [--models ...] [--work runs/real]
+    python benchmarks/real_data.py [--root ../shared/data/helmet-kaggle-voc] [--models ...]
+        [--init scratch synthetic] [--synthetic-runs runs/synthetic_pipeline/runs] [--work runs/real]
 
+Each model is trained in up to two ways: from scratch ("scratch"), and starting from the weights of
+its run on the built-in synthetic data ("synthetic": no external data or weights). The synthetic run is
+taken from --synthetic-runs (as left by benchmarks/synthetic_pipeline.py) when present, else trained
+here with configs/<model>.yaml; its time counts towards the model's training budget.
 Writes benchmarks/results/real_data.json and real_data.md (the README's real-photo results) and a few
-Grad-CAM overlays to docs/. Seeded throughout; about 30-40 minutes on 2 cores.
+Grad-CAM overlays to docs/. Seeded throughout.
 """
 
 from __future__ import annotations
@@ -24,36 +29,53 @@ from benchmarks.report import markdown_table, merge_results, model_results  # no
 
 DEFAULT_ROOT = REPO.parent / "shared" / "data" / "helmet-kaggle-voc"
 DOCS_OVERLAYS = 3
+INITS = ("scratch", "synthetic")
 
 
-def run_model(arch: str, crops: Path, work: Path) -> dict:
+def synthetic_checkpoint(arch: str, work: Path, synthetic_runs: Path | None) -> tuple[Path, float]:
+    """The model's best checkpoint on the synthetic data and the seconds its run took (data, fit, test)."""
+    from lightning_modules.fit import main as fit
+
+    previous = sorted((synthetic_runs / arch).glob("version_*/metrics.json")) if synthetic_runs else []
+    if previous:
+        metrics = json.loads(previous[-1].read_text())
+        return Path(metrics["best_checkpoint"]), metrics["fit_seconds"]
+    started = time.perf_counter()
+    run_dir = Path(fit(["--config", str(REPO / "configs" / f"{arch}.yaml"), "--progress_bar.refresh_rate=0",
+                        f"--trainer.logger.init_args.save_dir={work / 'synthetic'}"]))
+    return run_dir / "checkpoints" / "best.ckpt", time.perf_counter() - started
+
+
+def run_model(arch: str, name: str, crops: Path, work: Path, init_checkpoint: Path | None) -> dict:
     from explain.gradcam import explain_images, load_runtimes, write_outputs
     from explain.inputs import load_images
     from export.to_tflite import export_checkpoint
     from lightning_modules.fit import main as fit
 
+    extra = [f"--model.init_checkpoint={init_checkpoint}"] if init_checkpoint else []
     started = time.perf_counter()
     run_dir = Path(fit(["--config", str(REPO / "configs" / f"real_{arch}.yaml"), f"--data.source={crops}",
-                        "--progress_bar.refresh_rate=0", f"--trainer.logger.init_args.save_dir={work / 'runs'}"]))
+                        "--progress_bar.refresh_rate=0", f"--trainer.logger.init_args.save_dir={work / 'runs' / name}",
+                        *extra]))
     fit_seconds = time.perf_counter() - started
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    export = export_checkpoint(Path(metrics["best_checkpoint"]), work / f"export_{arch}", force=True)
+    export = export_checkpoint(Path(metrics["best_checkpoint"]), work / f"export_{name}", force=True)
     runtimes = load_runtimes(export.out)
     test = load_images([crops / "test"], runtimes.spec)
     report = explain_images(runtimes, test.pixels, boxes=test.boxes, names=[p.name for p in test.paths])
-    overlays = write_outputs(report, test.pixels, work / f"explain_{arch}", runtimes.methods)
+    overlays = write_outputs(report, test.pixels, work / f"explain_{name}", runtimes.methods)
     result = model_results(arch, run_dir, fit_seconds, metrics, export, report["summary"],
                            latency_ms(export.out / "model_int8.tflite"))
     result["explain_outputs"] = {"contact_sheet": str(overlays["contact_sheet"]), "json": str(overlays["json"])}
     return result
 
 
-def copy_overlays(work: Path, arch: str, docs: Path) -> list[str]:
-    chosen = sorted((work / f"explain_{arch}" / "overlays").glob("*.png"))[:DOCS_OVERLAYS]
+def copy_overlays(work: Path, name: str, docs: Path) -> list[str]:
+    chosen = sorted((work / f"explain_{name}" / "overlays").glob("*.png"))[:DOCS_OVERLAYS]
     docs.mkdir(parents=True, exist_ok=True)
     copied = []
     for p in chosen:
-        target = docs / f"real_{arch}_{p.name}"
+        target = docs / f"real_{name}_{p.name}"
         shutil.copyfile(p, target)
         copied.append(str(target.resolve().relative_to(REPO)))
     return copied
@@ -65,6 +87,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--models", nargs="+", default=["slim_mobilenet", "mobilenet_v2"])
+    parser.add_argument("--init", nargs="+", choices=INITS, default=list(INITS))
+    parser.add_argument("--synthetic-runs", type=Path, default=REPO / "runs" / "synthetic_pipeline" / "runs",
+                        help="reuse synthetic runs from here when present (else train them)")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "real")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--docs", type=Path, default=REPO / "docs")
@@ -74,8 +99,13 @@ def main() -> None:
     print(prepared.summary())
     results = {}
     for arch in args.models:
-        results[arch] = run_model(arch, crops, args.work)
-        results[arch]["docs_overlays"] = copy_overlays(args.work, arch, args.docs)
+        for init in args.init:
+            name = f"{arch}_{init}"
+            pretrained, pretrain_seconds = (synthetic_checkpoint(arch, args.work, args.synthetic_runs)
+                                            if init == "synthetic" else (None, None))
+            results[name] = run_model(arch, name, crops, args.work, pretrained)
+            results[name]["training"]["pretrain_seconds"] = pretrain_seconds
+            results[name]["docs_overlays"] = copy_overlays(args.work, name, args.docs)
     results["_data"] = {"root": str(args.root), "counts": prepared.counts, "skipped": prepared.skipped}
     args.out.mkdir(parents=True, exist_ok=True)
     results = merge_results(args.out / "real_data.json", results)

@@ -28,6 +28,12 @@ def _f(value, fmt=".4f") -> str:
     return "–" if value is None else format(value, fmt)
 
 
+def _training_seconds(training: dict) -> str:
+    """Wall seconds of the run; "synthetic + real" when it started from a run on the synthetic data."""
+    pretrain = training.get("pretrain_seconds")
+    return f"{training['wall_seconds']:.0f}" if pretrain is None else f"{pretrain:.0f} + {training['wall_seconds']:.0f}"
+
+
 def merge_results(path: Path, new: dict) -> dict:
     """Results of earlier runs for other models are kept: a benchmark can be re-run one model at a time."""
     old = json.loads(path.read_text()) if path.is_file() else {}
@@ -49,7 +55,7 @@ def markdown_table(results: dict, split_name: str) -> str:
         t = r["training"]
         lines.append(f"| {arch} | {t['parameters']:,} | {r['parity']['images']} | {r['parity']['int8_accuracy_drop_pp']:+.2f} | "
                      f"{'yes' if r['edgetpu']['compatible'] else 'NO'} ({r['edgetpu']['tpu_share']:.0%} of {r['edgetpu']['num_ops']} ops) | "
-                     f"{r['int8_latency']['median_ms']:.2f} | {t['wall_seconds']:.0f} | {_f(t['train_images_per_second'], '.0f')} | "
+                     f"{r['int8_latency']['median_ms']:.2f} | {_training_seconds(t)} | {_f(t['train_images_per_second'], '.0f')} | "
                      f"{r['export_seconds']:.1f} |")
     lines += ["", "Grad-CAM parity (PyTorch Grad-CAM vs int8 TFLite CAM, native map resolution):", "",
               "| model | images | map | Pearson median (worst) | top-20 % IoU median (worst) | peak distance median (cells) | "

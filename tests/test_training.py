@@ -90,7 +90,8 @@ def test_no_argument_defaults_are_slim_on_synthetic():
     assert config["data"]["image_size"] == 96
 
 
-@pytest.mark.parametrize("name", ["slim_mobilenet.yaml", "mobilenet_v2.yaml", "ddp.yaml"])
+@pytest.mark.parametrize("name", ["slim_mobilenet.yaml", "mobilenet_v2.yaml", "ddp.yaml",
+                                  "real_slim_mobilenet.yaml", "real_mobilenet_v2.yaml"])
 def test_shipped_configs_parse(name):
     out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", "--config", f"configs/{name}",
                           "--print_config"], cwd=REPO, capture_output=True, text=True, timeout=120)
