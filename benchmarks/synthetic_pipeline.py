@@ -34,9 +34,8 @@ def run_model(arch: str, work: Path, explain_n: int) -> dict:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     export = export_checkpoint(Path(metrics["best_checkpoint"]), work / f"export_{arch}", force=True)
     explanation = explain_synthetic(load_runtimes(export.out), n=explain_n)["summary"]
-    result = model_results(arch, run_dir, fit_seconds, metrics, export, explanation,
-                           latency_ms(export.out / "model_int8.tflite"))
-    return result
+    return model_results(arch, run_dir, fit_seconds, metrics, export, explanation,
+                         latency_ms(export.out / "model_int8.tflite"))
 
 
 def main() -> None:

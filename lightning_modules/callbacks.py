@@ -71,7 +71,6 @@ class RunArtifacts(pl.Callback):
         path.write_text(json.dumps(report, indent=2) + "\n")
 
 
-
 def ema_with_warmup(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor, decay: float) -> torch.Tensor:
     """EMA step whose decay ramps up as (1 + n) / (10 + n) until it reaches ``decay``.
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-
 from jsonargparse import lazy_instance
 from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.cli import LightningCLI
