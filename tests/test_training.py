@@ -17,6 +17,7 @@ def test_run_directory_is_self_describing(tiny_run, tiny_checkpoint):
     assert metrics["arch"] == "slim_mobilenet" and metrics["parameters"] <= 150_000
     assert set(metrics["test"]) >= {"acc", "balanced_acc", "f1", "loss"}
     assert metrics["train_images_per_second"] > 0
+    assert metrics["checkpoint_monitor"] == "val/balanced_acc" and 0.0 <= metrics["best_monitor_value"] <= 1.0
     assert (tiny_run / "config.yaml").is_file()
     assert [p.name for p in (tiny_run / "checkpoints").iterdir()] == ["best.ckpt"]  # overwritten, not versioned
     assert list(tiny_run.glob("events.out.tfevents.*"))
