@@ -47,17 +47,23 @@ def synthetic_checkpoint(arch: str, work: Path, synthetic_runs: Path | None) -> 
     return Path(metrics["best_checkpoint"]), metrics["fit_seconds"]
 
 
+def train_real(arch: str, crops: Path, save_dir: Path, init_checkpoint: Path | None, *overrides: str) -> Path:
+    """Fit configs/real_<arch>.yaml on ``crops`` (optionally from ``init_checkpoint``); returns the run directory."""
+    from lightning_modules.fit import main as fit
+
+    init = [f"--model.init_checkpoint={init_checkpoint}"] if init_checkpoint else []
+    return Path(fit(["--config", str(REPO / "configs" / f"real_{arch}.yaml"), f"--data.source={crops}",
+                     "--progress_bar.refresh_rate=0", f"--trainer.logger.init_args.save_dir={save_dir}",
+                     *init, *overrides]))
+
+
 def run_model(arch: str, name: str, crops: Path, work: Path, init_checkpoint: Path | None) -> dict:
     from explain.gradcam import explain_images, load_runtimes, write_outputs
     from explain.inputs import load_images
     from export.to_tflite import export_checkpoint
-    from lightning_modules.fit import main as fit
 
-    extra = [f"--model.init_checkpoint={init_checkpoint}"] if init_checkpoint else []
     started = time.perf_counter()
-    run_dir = Path(fit(["--config", str(REPO / "configs" / f"real_{arch}.yaml"), f"--data.source={crops}",
-                        "--progress_bar.refresh_rate=0", f"--trainer.logger.init_args.save_dir={work / 'runs' / name}",
-                        *extra]))
+    run_dir = train_real(arch, crops, work / "runs" / name, init_checkpoint)
     fit_seconds = time.perf_counter() - started
     metrics = json.loads((run_dir / "metrics.json").read_text())
     export = export_checkpoint(Path(metrics["best_checkpoint"]), work / f"export_{name}", force=True)

@@ -39,7 +39,8 @@ def analyse(export_dir: Path, crops: Path) -> dict:
     test = load_labelled(str(crops), "test", spec)
     p_no_helmet = softmax(TFLiteRunner(export_dir / "model_int8.tflite", spec).logits(test.pixels))[:, 1]
     wrong = (p_no_helmet > 0.5).astype(int) != test.labels
-    sides = np.array([head_sides(crops)[Path(p).name] for p in test.paths])
+    side_of = head_sides(crops)
+    sides = np.array([side_of[Path(p).name] for p in test.paths])
     by_size = []
     for lo, hi in SIZE_BINS:
         in_bin = (sides >= lo) & (sides < (hi if hi is not None else np.inf))

@@ -21,18 +21,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.real_data import DEFAULT_ROOT, INITS, synthetic_checkpoint  # noqa: E402
+from benchmarks.real_data import DEFAULT_ROOT, INITS, synthetic_checkpoint, train_real  # noqa: E402
 from benchmarks.report import merge_results  # noqa: E402
 
 
 def run_seed(arch: str, seed: int, crops: Path, work: Path, init_checkpoint: Path | None) -> dict:
     from export.to_tflite import export_checkpoint
-    from lightning_modules.fit import main as fit
 
-    extra = [f"--model.init_checkpoint={init_checkpoint}"] if init_checkpoint else []
-    run_dir = Path(fit(["--config", str(REPO / "configs" / f"real_{arch}.yaml"), f"--data.source={crops}",
-                        f"--seed_everything={seed}", f"--data.seed={seed}", "--progress_bar.refresh_rate=0",
-                        f"--trainer.logger.init_args.save_dir={work / 'runs'}", *extra]))
+    run_dir = train_real(arch, crops, work / "runs", init_checkpoint, f"--seed_everything={seed}", f"--data.seed={seed}")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     export = export_checkpoint(Path(metrics["best_checkpoint"]), work / f"export_seed{seed}", force=True)
     artifacts = export.parity["artifacts"]
