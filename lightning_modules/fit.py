@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from jsonargparse import lazy_instance
-from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, RichProgressBar
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.loggers import TensorBoardLogger
 
@@ -32,9 +32,6 @@ class HelmetCLI(LightningCLI):
             # (No last.ckpt: since Lightning 2.6 it is only written together with a new best.)
             "checkpoint.monitor": MONITOR, "checkpoint.mode": "max", "checkpoint.filename": "best",
         })
-        parser.add_lightning_class_args(EarlyStopping, "early_stopping")
-        parser.set_defaults({"early_stopping.monitor": MONITOR, "early_stopping.mode": "max",
-                             "early_stopping.patience": 6})
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.set_defaults({"lr_monitor.logging_interval": "epoch"})
         parser.add_lightning_class_args(RichProgressBar, "progress_bar")

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from torchvision.transforms import v2
 
 from data.preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
 
@@ -28,6 +29,16 @@ def classification_metrics(num_classes: int, prefix: str) -> MetricCollection:
     )
 
 
+def batch_mixer(num_classes: int, mixup_alpha: float, cutmix_alpha: float) -> v2.Transform | None:
+    if mixup_alpha < 0 or cutmix_alpha < 0:
+        raise ValueError(f"mixup_alpha and cutmix_alpha must be >= 0, got {mixup_alpha}, {cutmix_alpha}")
+    mixers = ([v2.MixUp(alpha=mixup_alpha, num_classes=num_classes)] if mixup_alpha else []) + (
+        [v2.CutMix(alpha=cutmix_alpha, num_classes=num_classes)] if cutmix_alpha else [])
+    if not mixers:
+        return None
+    return mixers[0] if len(mixers) == 1 else v2.RandomChoice(mixers)
+
+
 class HelmetClassifier(pl.LightningModule):
     def __init__(
         self,
@@ -40,6 +51,8 @@ class HelmetClassifier(pl.LightningModule):
         label_smoothing: float = 0.05,
         class_weights: list[float] | None = None,
         init_checkpoint: str | None = None,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
     ):
         """
         Args:
@@ -49,6 +62,8 @@ class HelmetClassifier(pl.LightningModule):
             class_weights: cross-entropy weights in label order (helmet, no_helmet); None = unweighted.
             init_checkpoint: start from the weights of one of this project's checkpoints (same arch and
                 arch_kwargs), e.g. a run on the synthetic data before fine-tuning on real crops.
+            mixup_alpha, cutmix_alpha: Beta(alpha, alpha) of batch-level MixUp / CutMix (torchvision
+                transforms v2; one of the two, at random, on each batch when both are > 0); 0 = off.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -62,6 +77,7 @@ class HelmetClassifier(pl.LightningModule):
         if weight is not None and weight.numel() != self.spec.num_classes:
             raise ValueError(f"class_weights needs {self.spec.num_classes} values, got {class_weights}")
         self.loss = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
+        self.batch_mix = batch_mixer(self.spec.num_classes, mixup_alpha, cutmix_alpha)
         self.val_metrics = classification_metrics(self.spec.num_classes, "val/")
         self.test_metrics = classification_metrics(self.spec.num_classes, "test/")
         self.example_input_array = torch.zeros(1, 3, input_size, input_size)
@@ -79,9 +95,11 @@ class HelmetClassifier(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
+        if self.batch_mix is not None:
+            x, y = self.batch_mix(x, y)  # y becomes (N, classes) soft targets, which the loss accepts
         logits = self(x)
         loss = self.loss(logits, y)
-        acc = (logits.argmax(1) == y).float().mean()
+        acc = (logits.argmax(1) == (y.argmax(1) if y.ndim == 2 else y)).float().mean()
         self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, on_step=True, on_epoch=True)
         return loss
 

@@ -168,3 +168,35 @@ def test_missing_init_checkpoint_fails_fast_with_a_clear_message(tmp_path):
                          text=True, timeout=300)
     assert out.returncode == 2
     assert "checkpoint not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_mixup_and_cutmix_train_on_soft_targets():
+    from lightning_modules.module import HelmetClassifier
+
+    torch.manual_seed(0)
+    model = HelmetClassifier(input_size=TINY_SIZE, mixup_alpha=1.0, cutmix_alpha=1.0)
+    x, y = torch.rand(16, 3, TINY_SIZE, TINY_SIZE), torch.tensor([0, 1] * 8)
+    draws = [model.batch_mix(x, y) for _ in range(4)]
+    for mixed_x, soft in draws:
+        assert soft.shape == (16, 2) and torch.allclose(soft.sum(1), torch.ones(16))
+        assert not torch.equal(mixed_x, x)
+    assert any(((soft > 0.01) & (soft < 0.99)).any() for _, soft in draws), "no label was mixed"
+    mixed_x, soft = draws[0]
+    loss = model.loss(model(mixed_x), soft)
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad is not None for p in model.net.parameters() if p.requires_grad)
+    assert HelmetClassifier(input_size=TINY_SIZE).batch_mix is None  # off by default
+    with pytest.raises(ValueError, match="must be >= 0"):
+        HelmetClassifier(input_size=TINY_SIZE, mixup_alpha=-1.0)
+
+
+def test_runs_train_every_epoch_unless_early_stopping_is_asked_for(tiny_run):
+    metrics = json.loads((tiny_run / "metrics.json").read_text())
+    assert metrics["epochs_trained"] == 8  # fit_tiny's max_epochs: nothing stopped the cosine schedule
+    for name in ["slim_mobilenet.yaml", "real_slim_mobilenet.yaml", "real_mobilenet_v2.yaml"]:
+        out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", "--config", f"configs/{name}",
+                              "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/loss",
+                              "--print_config"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        callbacks = yaml.safe_load(out.stdout)["trainer"]["callbacks"]
+        assert [c["class_path"] for c in callbacks] == ["pytorch_lightning.callbacks.EarlyStopping"]
