@@ -59,17 +59,20 @@ def markdown_table(results: dict, split_name: str) -> str:
                      f"{r['export_seconds']:.1f} |")
     lines += ["", "Grad-CAM parity (PyTorch Grad-CAM vs int8 TFLite CAM, native map resolution):", "",
               "| model | images | map | Pearson median (worst) | top-20 % IoU median (worst) | peak distance median (cells) | "
-              "SavedModel Pearson median | int8 same class | pointing game PyTorch / int8 |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "SavedModel Pearson median | int8 same class | pointing game PyTorch / int8 (centre map) | "
+              "energy in box int8 (uniform map) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for arch, r in results.items():
         e = r["explain"]
         p = e["parity"]["pytorch_vs_tflite_int8"]
         sm = e["parity"].get("pytorch_vs_saved_model", {}).get("pearson", {}).get("median")
-        pg = e["pointing_game"]
+        pg, energy = e["pointing_game"], e.get("energy_in_box", {})
         shape = "×".join(str(d) for d in e["map_shape"].get("tflite_int8", []))
         lines.append(f"| {arch} | {e['images']} | {shape} | {_f(p['pearson']['median'], '.3f')} ({_f(p['pearson']['worst'], '.3f')}) | "
                      f"{_f(p['top20_iou']['median'], '.3f')} ({_f(p['top20_iou']['worst'], '.3f')}) | "
                      f"{_f(p['peak_distance_cells']['median'], '.1f')} | {_f(sm, '.4f')} | "
                      f"{_f(e['predicted_same_class_share'].get('tflite_int8'), '.3f')} | "
-                     f"{_f(pg.get('pytorch'), '.2f')} / {_f(pg.get('tflite_int8'), '.2f')} |")
+                     f"{_f(pg.get('pytorch'), '.2f')} / {_f(pg.get('tflite_int8'), '.2f')} "
+                     f"({_f(pg.get('content_free_baseline'), '.2f')}) | "
+                     f"{_f(energy.get('tflite_int8'), '.2f')} ({_f(energy.get('content_free_baseline'), '.2f')}) |")
     return "\n".join(lines)

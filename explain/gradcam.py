@@ -131,8 +131,12 @@ def _runtime_entry(logits: np.ndarray, cam: np.ndarray, target: int, box, input_
         "logits": [float(v) for v in logits],
         "map": np.round(cam.astype(np.float64), 7).tolist(),
         "map_max": float(cam.max()),
-        "pointing_hit": metrics.pointing_hit(upsample(cam, input_size), box),
+        **_box_scores(upsample(cam, input_size), box),
     }
+
+
+def _box_scores(upsampled: np.ndarray, box) -> dict:
+    return {"pointing_hit": metrics.pointing_hit(upsampled, box), "energy_in_box": metrics.energy_in_box(upsampled, box)}
 
 
 def _compare(a: np.ndarray, b: np.ndarray, input_size: int) -> dict:
@@ -226,10 +230,12 @@ def summarize(results: list[dict], rt: Runtimes, target: str) -> dict:
         if k != "pytorch":
             summary["predicted_same_class_share"][k] = float(np.mean([r["same_prediction"][k] for r in results]))
     with_boxes = [r for r in results if r["box"] is not None]
-    summary["pointing_game"] = {"images_with_boxes": len(with_boxes)}
-    for k in runtimes:
-        summary["pointing_game"][k] = (float(np.mean([r["runtimes"][k]["pointing_hit"] for r in with_boxes]))
-                                       if with_boxes else None)
+    baselines = [metrics.content_free_baselines(r["box"], rt.spec.input_size) for r in with_boxes]
+    for key, score in (("pointing_game", "pointing_hit"), ("energy_in_box", "energy_in_box")):
+        summary[key] = {"images_with_boxes": len(with_boxes)}
+        for k in runtimes:
+            summary[key][k] = float(np.mean([r["runtimes"][k][score] for r in with_boxes])) if with_boxes else None
+        summary[key]["content_free_baseline"] = float(np.mean([b[score] for b in baselines])) if with_boxes else None
     return summary
 
 
@@ -278,10 +284,11 @@ def format_summary(summary: dict) -> str:
                 for metric, v in block.items() if metric != "images"))
     lines.append("same predicted class as PyTorch: " + ", ".join(
         f"{k} {v:.3f}" for k, v in summary["predicted_same_class_share"].items()))
-    pg = summary["pointing_game"]
-    if pg["images_with_boxes"]:
-        lines.append(f"pointing game ({pg['images_with_boxes']} boxed images): " + ", ".join(
-            f"{k} {v:.3f}" for k, v in pg.items() if k != "images_with_boxes"))
+    for key, label in (("pointing_game", "pointing game"), ("energy_in_box", "energy in box")):
+        block = summary[key]
+        if block["images_with_boxes"]:
+            lines.append(f"{label} ({block['images_with_boxes']} boxed images): " + ", ".join(
+                f"{k} {v:.3f}" for k, v in block.items() if k != "images_with_boxes"))
     lines.append("empty (all-zero) maps: " + ", ".join(f"{k} {v}" for k, v in summary["empty_maps"].items()))
     return "\n".join(lines)
 

@@ -114,6 +114,36 @@ def pointing_hit(upsampled: np.ndarray, box) -> bool | None:
     return bool(x0 <= c + 0.5 <= x1 and y0 <= r + 0.5 <= y1)
 
 
+def _box_mask(shape: tuple[int, int], box) -> np.ndarray:
+    """Pixels whose centre (col + 0.5, row + 0.5) lies in ``box`` (x0, y0, x1, y1), as pointing_hit tests."""
+    rows, cols = np.arange(shape[0]) + 0.5, np.arange(shape[1]) + 0.5
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return ((y0 <= rows) & (rows <= y1))[:, None] & ((x0 <= cols) & (cols <= x1))[None, :]
+
+
+def energy_in_box(upsampled: np.ndarray, box) -> float | None:
+    """Energy-based pointing game (Score-CAM, Wang et al. 2020): the share of the map's (non-negative)
+    mass that lies inside ``box``. Unlike the peak it credits a map for how much of it is on the head, not
+    only where its maximum is. A uniform map scores the box's area fraction; an all-zero map scores 0.
+    ``None`` when there is no box."""
+    if box is None:
+        return None
+    m = np.clip(np.asarray(upsampled, np.float64), 0, None)
+    total = m.sum()
+    return float(m[_box_mask(m.shape, box)].sum() / total) if total > 0 else 0.0
+
+
+def content_free_baselines(box, size: int) -> dict[str, float] | None:
+    """What maps that ignore the image score on ``box`` in a ``size`` x ``size`` input: the pointing game
+    of a map peaking at the centre pixel, and the energy in the box of a uniform map (the box's area
+    fraction). On head crops the head is centred, so a map must beat these to show it looks at the head."""
+    if box is None:
+        return None
+    centre = size // 2
+    return {"pointing_hit": bool(_box_mask((size, size), box)[centre, centre]),
+            "energy_in_box": float(_box_mask((size, size), box).mean())}
+
+
 def summarize(values: list[float], higher_is_better: bool) -> dict:
     """Median and the worst value with its position in ``values``."""
     arr = np.asarray(values, np.float64)

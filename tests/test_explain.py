@@ -73,6 +73,10 @@ def test_report_is_complete_json(synthetic_report):
     assert s["pointing_game"]["images_with_boxes"] == N_SYNTHETIC
     for k in ("pytorch", "tflite_int8", "saved_model"):
         assert 0.0 <= s["pointing_game"][k] <= 1.0
+        assert 0.0 <= s["energy_in_box"][k] <= 1.0
+    assert 0.0 <= s["pointing_game"]["content_free_baseline"] <= 1.0
+    # a trained model's maps sit on the head more than a uniform map does
+    assert s["energy_in_box"]["tflite_int8"] > s["energy_in_box"]["content_free_baseline"] > 0.0, s["energy_in_box"]
     assert 0.0 <= s["predicted_same_class_share"]["tflite_int8"] <= 1.0
     first = synthetic_report["images"][0]
     assert first["target"]["class"] == first["runtimes"]["pytorch"]["predicted"]  # target=predicted: PyTorch's class
@@ -338,3 +342,18 @@ def test_cli_says_when_it_falls_back_to_occlusion(tiny_export, non_gap_model, tm
     summary = json.loads((tmp_path / "o" / "explain_parity.json").read_text())["summary"]
     assert summary["methods"]["tflite_int8"] == "occlusion" and "occlusion" in summary["int8_method_note"]
     assert "saved_model" not in summary["methods"]  # no saved_model/ in this directory: skipped, not an error
+
+
+def test_energy_in_box_and_content_free_baselines():
+    box = (16, 16, 48, 48)  # the central quarter of a 64 px input
+    heat = np.zeros((64, 64))
+    heat[20:30, 20:30] = 1.0
+    assert metrics.energy_in_box(heat, box) == pytest.approx(1.0)
+    heat[0:10, 0:10] = 3.0  # three times the mass outside
+    assert metrics.energy_in_box(heat, box) == pytest.approx(0.25)
+    assert metrics.energy_in_box(np.full((64, 64), -1.0), box) == 0.0  # nothing positive: points nowhere
+    assert metrics.energy_in_box(heat, None) is None
+    assert metrics.content_free_baselines(box, 64) == {"pointing_hit": True, "energy_in_box": pytest.approx(0.25)}
+    assert metrics.content_free_baselines((0, 0, 20, 20), 64)["pointing_hit"] is False
+    # a uniform map scores exactly the baseline
+    assert metrics.energy_in_box(np.ones((64, 64)), box) == metrics.content_free_baselines(box, 64)["energy_in_box"]
