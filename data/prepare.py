@@ -1,6 +1,6 @@
 """Detection annotations (Pascal VOC or YOLO) -> ImageFolder head crops with a leak-free split.
 
-    python -m data.prepare --format voc --root SRC --out DST [--margin 0.2] [--min-side 8]
+    python -m data.prepare --format voc --root SRC --out DST [--margin 0.2] [--offset 0] [--min-side 8]
         [--class-map "With Helmet=helmet" ...] [--names a,b] [--split 0.7,0.1,0.2] [--seed 0] [--force]
 
 Output (built in a temporary sibling directory and renamed into place only when complete)::
@@ -28,6 +28,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
+
+import numpy as np
 
 from data.annotations import (
     BOX_TOLERANCE_PX,
@@ -116,17 +118,19 @@ class CropPlan:
     head: tuple[float, float, float, float]     # the box in crop pixels
 
 
-def crop_geometry(box: Sequence[float], size: tuple[int, int], margin: float) -> tuple[tuple[int, int, int, int],
-                                                                                       tuple[float, float, float, float]]:
-    """Expand ``box`` by ``margin`` x its width/height on each side, clip to the image, snap outwards
+def crop_geometry(box: Sequence[float], size: tuple[int, int], margin: float, shift: tuple[float, float] = (0.0, 0.0),
+                  ) -> tuple[tuple[int, int, int, int], tuple[float, float, float, float]]:
+    """Expand ``box`` by ``margin`` x its width/height on each side, move the window by ``shift`` x the
+    box width/height (|shift| <= margin keeps the whole head inside), clip to the image, snap outwards
     to whole pixels. Returns (crop box in source pixels, head box in crop pixels)."""
     x0, y0, x1, y1 = box
     w, h = size
     mx, my = margin * (x1 - x0), margin * (y1 - y0)
-    cx0 = max(0, math.floor(x0 - mx + 1e-9))
-    cy0 = max(0, math.floor(y0 - my + 1e-9))
-    cx1 = min(w, math.ceil(x1 + mx - 1e-9))
-    cy1 = min(h, math.ceil(y1 + my - 1e-9))
+    dx, dy = shift[0] * (x1 - x0), shift[1] * (y1 - y0)
+    cx0 = max(0, math.floor(x0 - mx + dx + 1e-9))
+    cy0 = max(0, math.floor(y0 - my + dy + 1e-9))
+    cx1 = min(w, math.ceil(x1 + mx + dx - 1e-9))
+    cy1 = min(h, math.ceil(y1 + my + dy - 1e-9))
     # a box of zero area after clipping cannot happen for validated boxes, but never emit an empty crop
     cx1, cy1 = max(cx1, cx0 + 1), max(cy1, cy0 + 1)
     head = (x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0)
@@ -208,8 +212,12 @@ def _publish(tmp: Path, out: Path) -> None:
 def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin: float = DEFAULT_MARGIN,
                     min_side: float = DEFAULT_MIN_SIDE, class_map: Mapping[str, str] | ClassMap | None = None,
                     fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0, force: bool = False,
-                    names: Sequence[str] | None = None) -> PrepareReport:
+                    names: Sequence[str] | None = None, offset: float = 0.0) -> PrepareReport:
     """Crop every annotated head into ``out/{split}/{class}/`` and write manifest/skips/report.
+
+    ``offset`` > 0 moves each crop window by a seeded random shift, uniform in [-offset, offset] x the
+    box width and height, so heads are not centred (for testing whether explanations follow the head;
+    a centred head lets a map that ignores the image win the pointing game). It must not exceed ``margin``.
 
     ``class_map`` entries override the default spellings (see ``data.annotations.DEFAULT_CLASS_MAP``).
     ``names`` are the YOLO class names by id (default: ``root/data.yaml``). Raises PrepareError for
@@ -222,6 +230,9 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
         raise PrepareError(f"--margin must be a finite number >= 0, got {margin}")
     if not (math.isfinite(min_side) and min_side >= 0):
         raise PrepareError(f"--min-side must be a finite number >= 0, got {min_side}")
+    if not (math.isfinite(offset) and 0 <= offset <= margin):
+        raise PrepareError(f"--offset must be between 0 and --margin ({margin:g}) so the head stays in the crop, "
+                           f"got {offset}")
     fr = _split_fractions(fractions)
     try:
         cmap = class_map if isinstance(class_map, ClassMap) else ClassMap(class_map)
@@ -237,6 +248,7 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
     apply_class_map(parsed, cmap)
 
     plans: list[CropPlan] = []
+    shifts = np.random.default_rng(seed)
     for rec in parsed.records:
         if not rec.usable:
             continue
@@ -247,7 +259,8 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
                 rec.problems.append(Problem(TOO_SMALL, f"short side {short:.1f} px < --min-side {min_side:g}",
                                             obj.index))
                 continue
-            crop, head = crop_geometry(obj.box, rec.size, margin)
+            shift = tuple(shifts.uniform(-offset, offset, 2)) if offset else (0.0, 0.0)
+            crop, head = crop_geometry(obj.box, rec.size, margin, shift)
             plans.append(CropPlan(rec, obj, crop, head))
 
     def skip_counts() -> Counter:
@@ -319,7 +332,7 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
                         warnings.append(f"{s} has no items of class {c}")
         report = PrepareReport(
             root=str(root.resolve()), out=str(out.resolve()), format=fmt,
-            settings={"format": fmt, "margin": margin, "min_side": min_side, "fractions": dict(zip(SPLITS, fr)),
+            settings={"format": fmt, "margin": margin, "offset": offset, "min_side": min_side, "fractions": dict(zip(SPLITS, fr)),
                       "seed": seed, "box_tolerance_px": BOX_TOLERANCE_PX, "class_map": cmap.to_dict(),
                       "class_index": {c: i for i, c in enumerate(LABELS)},
                       "yolo_names": parsed.class_names},
@@ -356,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="output directory (must not exist or be empty)")
     p.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
                    help="crop margin as a fraction of the box width/height on each side (default %(default)s)")
+    p.add_argument("--offset", type=float, default=0.0,
+                   help="move each crop window by a seeded random shift of up to this fraction of the box "
+                        "width/height, so heads are off-centre; at most --margin (default 0: centred)")
     p.add_argument("--min-side", type=float, default=DEFAULT_MIN_SIDE,
                    help="drop boxes whose short side is under this many image pixels (default %(default)s)")
     p.add_argument("--class-map", action="append", default=[], metavar="NAME=LABEL",
@@ -379,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise PrepareError("--names only applies to --format yolo")
         report = prepare_dataset(args.root, args.out, args.format, margin=args.margin, min_side=args.min_side,
                                  class_map=cmap, fractions=args.split, seed=args.seed, force=args.force,
-                                 names=names)
+                                 names=names, offset=args.offset)
     except (PrepareError, DatasetLayoutError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -43,13 +43,14 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, sample_images_nhwc: np.n
     if sample_images_nhwc.ndim != 4 or sample_images_nhwc.shape[-1] != 3:
         raise ValueError(f"sample images must be NHWC RGB, got shape {sample_images_nhwc.shape}")
     samples = np.resize(sample_images_nhwc.astype(np.float32), (20, *sample_images_nhwc.shape[1:]))
+    onnx_path = Path(onnx_path).resolve()  # before the chdir below: a relative path would resolve against tmp
     with tempfile.TemporaryDirectory(prefix="onnx2tf-") as tmp:
         tmp = Path(tmp)
         np.save(tmp / ONNX2TF_SAMPLE_FILE, samples)
         with _working_directory(tmp):
             try:
                 onnx2tf.convert(
-                    input_onnx_file_path=str(Path(onnx_path).resolve()),
+                    input_onnx_file_path=str(onnx_path),
                     output_folder_path=str(tmp / "out"),
                     copy_onnx_input_output_names_to_tflite=True,
                     non_verbose=True,

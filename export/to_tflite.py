@@ -59,6 +59,7 @@ def export_checkpoint(ckpt: Path, out: Path, data: str | None = None, calib_samp
                       force: bool = False) -> ExportResult:
     started = time.perf_counter()
     STAGE_SECONDS.clear()
+    out = Path(out).resolve()
     loaded = load_classifier(ckpt)
     spec, source, seed = loaded.spec, data or loaded.data_source, loaded.data.get("seed", 0)
     if io_type not in IO_TYPES:

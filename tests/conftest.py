@@ -68,12 +68,18 @@ def network_blocked():
 
 @pytest.fixture(scope="session")
 def tiny_export(tiny_checkpoint, tmp_path_factory):
-    """The full export of the tiny run (an ExportResult), made with the network blocked;
-    ``.network_attempts`` lists any connection it tried."""
+    """The full export of the tiny run (an ExportResult), made with the network blocked and to a
+    *relative* output path, as a user types it; ``.network_attempts`` lists any connection it tried."""
     from export.to_tflite import export_checkpoint
 
-    with network_blocked() as attempts:
-        result = export_checkpoint(tiny_checkpoint, tmp_path_factory.mktemp("export") / "artifacts",
-                                   calib_samples=100)
+    where = tmp_path_factory.mktemp("export")
+    previous = os.getcwd()
+    os.chdir(where)
+    try:
+        with network_blocked() as attempts:
+            result = export_checkpoint(tiny_checkpoint, Path("artifacts"), calib_samples=100)
+    finally:
+        os.chdir(previous)
+    assert result.out == where / "artifacts"
     result.network_attempts = list(attempts)
     return result

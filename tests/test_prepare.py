@@ -70,6 +70,27 @@ def test_crop_geometry_margin_and_clipping():
     crop, head = crop_geometry((10.5, 10.5, 20.5, 20.5), (200, 150), 0.0)  # fractional: snapped outwards
     assert crop == (10, 10, 21, 21) and head == pytest.approx((0.5, 0.5, 10.5, 10.5))
 
+    crop, head = crop_geometry((50, 30, 100, 60), (200, 150), 0.2, shift=(0.2, -0.2))  # window moved right, up
+    assert crop == (50, 18, 120, 60) and head == pytest.approx((0, 12, 50, 42))
+
+
+def test_offset_crops_move_heads_off_centre_keep_the_split_and_stay_whole(tmp_path):
+    root = tmp_path / "src"
+    many_voc(root, 30)
+    centred = read_csv(prepare_dataset(root, tmp_path / "c", "voc", margin=0.6).paths["manifest"])
+    shifted = read_csv(prepare_dataset(root, tmp_path / "s", "voc", margin=0.6, offset=0.6).paths["manifest"])
+    assert [(r["crop"], r["split"]) for r in shifted] == [(r["crop"], r["split"]) for r in centred]
+    off_centre = 0
+    for r in shifted:
+        x0, y0, x1, y1 = (float(r[f"head_{k}"]) for k in ("x0", "y0", "x1", "y1"))
+        w, h = int(r["crop_x1"]) - int(r["crop_x0"]), int(r["crop_y1"]) - int(r["crop_y0"])
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h  # the whole head is in its crop
+        off_centre += not (x0 <= w / 2 <= x1 and y0 <= h / 2 <= y1)
+    assert off_centre > 0, "no crop has its centre outside the head"
+    assert read_csv(prepare_dataset(root, tmp_path / "s2", "voc", margin=0.6, offset=0.6).paths["manifest"]) == shifted
+    with pytest.raises(PrepareError, match="--offset must be between 0 and --margin"):
+        prepare_dataset(root, tmp_path / "bad", "voc", margin=0.2, offset=0.5)
+
 
 # --- VOC / YOLO end to end on tiny fixtures ----------------------------------------------------
 

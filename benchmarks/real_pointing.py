@@ -1,0 +1,94 @@
+"""Does the int8 Grad-CAM follow the head, or just the middle of the crop?
+
+    python benchmarks/real_pointing.py [--work runs/real] [--margin 0.6] [--offset 0.6]
+
+The real test crops are centred on the head (20 % margin), so a map that ignores the image and peaks
+at the centre wins the pointing game on every crop. This re-crops the same test heads from the photos
+with a wider margin and a seeded random shift (``data.prepare --offset``), so the head is often off
+the centre, and scores each int8 model left in --work by benchmarks/real_data.py (``export_*``) on
+both crop sets: pointing game and energy in the head box, each beside its content-free baseline
+(a centre-peaked map, a uniform map), and the int8 balanced accuracy. Writes
+benchmarks/results/real_pointing.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.real_data import DEFAULT_ROOT  # noqa: E402
+from data.preprocessing import LABELS  # noqa: E402
+
+
+def score(export_dir: Path, test_dir: Path) -> dict:
+    from explain.gradcam import explain_images, load_runtimes
+    from explain.inputs import load_images
+
+    runtimes = load_runtimes(export_dir, saved_model=False)
+    test = load_images([test_dir], runtimes.spec)
+    report = explain_images(runtimes, test.pixels, boxes=test.boxes)
+    labels = np.array([LABELS.index(p.parent.name) for p in test.paths])
+    predicted = np.array([LABELS.index(r["runtimes"]["tflite_int8"]["predicted"]) for r in report["images"]])
+    recalls = [float(np.mean(predicted[labels == c] == c)) for c in range(len(LABELS)) if np.any(labels == c)]
+    pointing, energy = report["summary"]["pointing_game"], report["summary"]["energy_in_box"]
+    return {
+        "images": len(test.paths),
+        "int8_balanced_acc": float(np.mean(recalls)),
+        "int8_pointing_game": pointing["tflite_int8"],
+        "centre_map_pointing_game": pointing["content_free_baseline"],
+        "int8_energy_in_box": energy["tflite_int8"],
+        "uniform_map_energy_in_box": energy["content_free_baseline"],
+    }
+
+
+def markdown(results: dict) -> str:
+    lines = ["| model | crops | int8 balanced acc. | int8 pointing game (centre map) | int8 energy in box (uniform map) |",
+             "|---|---|---|---|---|"]
+    for name, by_crops in results.items():
+        if name.startswith("_"):
+            continue
+        for crops, r in by_crops.items():
+            lines.append(f"| {name} | {crops} | {r['int8_balanced_acc']:.3f} | {r['int8_pointing_game']:.2f} "
+                         f"({r['centre_map_pointing_game']:.2f}) | {r['int8_energy_in_box']:.2f} "
+                         f"({r['uniform_map_energy_in_box']:.2f}) |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from data.prepare import prepare_dataset
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--work", type=Path, default=REPO / "runs" / "real",
+                        help="benchmarks/real_data.py's work directory (crops/ and export_*/)")
+    parser.add_argument("--margin", type=float, default=0.6, help="crop margin of the off-centre crops")
+    parser.add_argument("--offset", type=float, default=0.6, help="largest shift, in box widths/heights")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    args = parser.parse_args()
+    exports = sorted(p for p in args.work.glob("export_*") if (p / "model_int8.tflite").is_file())
+    if not exports:
+        parser.error(f"no export_*/model_int8.tflite in {args.work}: run benchmarks/real_data.py first")
+    off_centre = args.work / "crops_off_centre"
+    prepared = prepare_dataset(args.root, off_centre, fmt="voc", seed=0, margin=args.margin, offset=args.offset,
+                               force=True)
+    crop_sets = {"centred (margin 0.2)": args.work / "crops" / "test",
+                 f"off-centre (margin {args.margin:g}, shift ≤ {args.offset:g})": off_centre / "test"}
+    results = {export.name.removeprefix("export_"): {label: score(export, test_dir) for label, test_dir in crop_sets.items()}
+               for export in exports}
+    results["_settings"] = {"margin": args.margin, "offset": args.offset, "counts": prepared.counts}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "real_pointing.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    (args.out / "real_pointing.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
