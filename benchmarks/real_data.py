@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.latency import latency_ms  # noqa: E402
-from benchmarks.report import markdown_table, merge_results, model_results  # noqa: E402
+from benchmarks.report import markdown_table, merge_results, model_results, write_results  # noqa: E402
 
 DEFAULT_ROOT = REPO.parent / "shared" / "data" / "helmet-kaggle-voc"
 DOCS_OVERLAYS = 3
@@ -114,12 +114,9 @@ def main() -> None:
             results[name]["training"]["pretrain_seconds"] = pretrain_seconds
             results[name]["docs_overlays"] = copy_overlays(args.work, name, args.docs)
     results["_data"] = {"root": str(args.root), "counts": prepared.counts, "skipped": prepared.skipped}
-    args.out.mkdir(parents=True, exist_ok=True)
     results = merge_results(args.out / "real_data.json", results)
-    (args.out / "real_data.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    table = markdown_table({k: v for k, v in results.items() if not k.startswith("_")}, "real test split")
-    (args.out / "real_data.md").write_text(table + "\n")
-    print(table)
+    write_results(args.out, "real_data", results,
+                  markdown_table({k: v for k, v in results.items() if not k.startswith("_")}, "real test split"))
 
 
 if __name__ == "__main__":

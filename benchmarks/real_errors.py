@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.report import write_results  # noqa: E402
 from data.preprocessing import LABELS, PreprocessSpec  # noqa: E402
 from data.sources import load_labelled  # noqa: E402
 from export.runtimes import TFLiteRunner, softmax  # noqa: E402
@@ -79,11 +79,7 @@ def main() -> None:
     if not exports:
         raise SystemExit(f"error: no export_*/model_int8.tflite under {args.work}; run benchmarks/real_data.py first")
     results = {d.name.removeprefix("export_"): analyse(d, args.work / "crops") for d in exports}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "real_errors.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    table = markdown(results)
-    (args.out / "real_errors.md").write_text(table + "\n")
-    print(table)
+    write_results(args.out, "real_errors", results, markdown(results))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ benchmarks/results/real_pointing.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.real_data import DEFAULT_ROOT  # noqa: E402
+from benchmarks.report import write_results  # noqa: E402
 from data.preprocessing import LABELS  # noqa: E402
 
 
@@ -83,11 +83,7 @@ def main() -> None:
     results = {export.name.removeprefix("export_"): {label: score(export, test_dir) for label, test_dir in crop_sets.items()}
                for export in exports}
     results["_settings"] = {"margin": args.margin, "offset": args.offset, "counts": prepared.counts}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "real_pointing.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = markdown(results)
-    (args.out / "real_pointing.md").write_text(table + "\n")
-    print(table)
+    write_results(args.out, "real_pointing", results, markdown(results))
 
 
 if __name__ == "__main__":

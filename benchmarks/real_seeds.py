@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.real_data import DEFAULT_ROOT, INITS, synthetic_checkpoint, train_real  # noqa: E402
-from benchmarks.report import merge_results  # noqa: E402
+from benchmarks.report import merge_results, write_results  # noqa: E402
 
 
 def run_seed(arch: str, seed: int, crops: Path, work: Path, init_checkpoint: Path | None,
@@ -115,12 +115,8 @@ def main() -> None:
         runs = [run_seed(arch, seed, crops, args.work / name, init_checkpoint, args.fit_overrides)
                 for seed in args.seeds]
         results[name] = summarize(runs)
-    args.out.mkdir(parents=True, exist_ok=True)
     results = merge_results(args.out / "real_seeds.json", results)
-    (args.out / "real_seeds.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = markdown(results)
-    (args.out / "real_seeds.md").write_text(table + "\n")
-    print(table)
+    write_results(args.out, "real_seeds", results, markdown(results))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,14 @@ def merge_results(path: Path, new: dict) -> dict:
     return {**old, **new}
 
 
+def write_results(out: Path, name: str, results: dict, table: str) -> None:
+    """``out/name.json`` (the results) and ``out/name.md`` (the table the README quotes); prints the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2, default=str, ensure_ascii=False) + "\n")
+    (out / f"{name}.md").write_text(table + "\n")
+    print(table)
+
+
 def markdown_table(results: dict, split_name: str) -> str:
     lines = [f"Accuracy on the {split_name} (same images for every artifact):", "",
              "| model | artifact | accuracy | balanced acc. | agreement with PyTorch | mean max abs(Δprob) | size (bytes) |",

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.latency import latency_ms  # noqa: E402
-from benchmarks.report import markdown_table, merge_results, model_results  # noqa: E402
+from benchmarks.report import markdown_table, merge_results, model_results, write_results  # noqa: E402
 
 
 def run_model(arch: str, work: Path, explain_n: int) -> dict:
@@ -45,12 +45,9 @@ def main() -> None:
     parser.add_argument("--explain-n", type=int, default=200)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
     results = merge_results(args.out / "synthetic.json",
                             {arch: run_model(arch, args.work, args.explain_n) for arch in args.models})
-    (args.out / "synthetic.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (args.out / "synthetic.md").write_text(markdown_table(results, "synthetic test split") + "\n")
-    print(markdown_table(results, "synthetic test split"))
+    write_results(args.out, "synthetic", results, markdown_table(results, "synthetic test split"))
 
 
 if __name__ == "__main__":
