@@ -38,6 +38,10 @@ def score(export_dir: Path, test_dir: Path) -> dict:
     predicted = np.array([LABELS.index(r["runtimes"]["tflite_int8"]["predicted"]) for r in report["images"]])
     recalls = [float(np.mean(predicted[labels == c] == c)) for c in range(len(LABELS)) if np.any(labels == c)]
     pointing, energy = report["summary"]["pointing_game"], report["summary"]["energy_in_box"]
+    peaks = [np.unravel_index(np.argmax(m), m.shape)
+             for m in (np.asarray(r["runtimes"]["tflite_int8"]["map"]) for r in report["images"])]
+    h, w = np.asarray(report["images"][0]["runtimes"]["tflite_int8"]["map"]).shape
+    _, modal_count = np.unique([r * w + c for r, c in peaks], return_counts=True)
     return {
         "images": len(test.paths),
         "int8_balanced_acc": float(np.mean(recalls)),
@@ -45,19 +49,25 @@ def score(export_dir: Path, test_dir: Path) -> dict:
         "centre_map_pointing_game": pointing["content_free_baseline"],
         "int8_energy_in_box": energy["tflite_int8"],
         "uniform_map_energy_in_box": energy["content_free_baseline"],
+        "map_shape": [int(h), int(w)],
+        # a map that follows the head moves its peak with it; one peak cell for most crops means it does not
+        "int8_peaks_in_most_common_cell": float(modal_count.max() / len(peaks)),
+        "int8_peaks_on_map_border": float(np.mean([r in (0, h - 1) or c in (0, w - 1) for r, c in peaks])),
     }
 
 
 def markdown(results: dict) -> str:
-    lines = ["| model | crops | int8 balanced acc. | int8 pointing game (centre map) | int8 energy in box (uniform map) |",
-             "|---|---|---|---|---|"]
+    lines = ["| model | crops | int8 balanced acc. | int8 pointing game (centre map) | int8 energy in box (uniform map) "
+             "| map | int8 peaks in the most common cell | int8 peaks on the map border |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, by_crops in results.items():
         if name.startswith("_"):
             continue
         for crops, r in by_crops.items():
             lines.append(f"| {name} | {crops} | {r['int8_balanced_acc']:.3f} | {r['int8_pointing_game']:.2f} "
                          f"({r['centre_map_pointing_game']:.2f}) | {r['int8_energy_in_box']:.2f} "
-                         f"({r['uniform_map_energy_in_box']:.2f}) |")
+                         f"({r['uniform_map_energy_in_box']:.2f}) | {'×'.join(map(str, r['map_shape']))} | "
+                         f"{r['int8_peaks_in_most_common_cell']:.2f} | {r['int8_peaks_on_map_border']:.2f} |")
     return "\n".join(lines)
 
 
