@@ -44,7 +44,7 @@ def run_seed(arch: str, seed: int, crops: Path, work: Path, init_checkpoint: Pat
     artifacts = export.parity["artifacts"]
     runtimes = load_runtimes(export.out, saved_model=False)
     test = load_images([crops / "test"], runtimes.spec)
-    explained = explain_images(runtimes, test.pixels, boxes=test.boxes)["summary"]
+    pointing = explain_images(runtimes, test.pixels, boxes=test.boxes)["summary"]["pointing_game"]
     return {
         "seed": seed,
         "run_dir": str(run_dir),
@@ -52,8 +52,7 @@ def run_seed(arch: str, seed: int, crops: Path, work: Path, init_checkpoint: Pat
         "pytorch_balanced_acc": artifacts["pytorch"]["balanced_accuracy"],
         "int8_balanced_acc": artifacts["tflite_int8"]["balanced_accuracy"],
         "int8_agreement": artifacts["tflite_int8"]["agreement_with_pytorch"],
-        "int8_pointing_game": explained["pointing_game"]["tflite_int8"],
-        "int8_energy_in_box": explained["energy_in_box"]["tflite_int8"],
+        "int8_pointing_game": pointing["tflite_int8"],
     }
 
 
@@ -68,23 +67,21 @@ def summarize(runs: list[dict]) -> dict:
         "int8_agreement_min": min(r["int8_agreement"] for r in runs),
         "int8_pointing_game_mean": statistics.fmean(r["int8_pointing_game"] for r in runs),
         "int8_pointing_game_min": min(r["int8_pointing_game"] for r in runs),
-        "int8_energy_in_box_mean": statistics.fmean(r["int8_energy_in_box"] for r in runs),
         "runs": runs,
     }
 
 
 def markdown(results: dict) -> str:
     lines = ["| model | seeds | int8 balanced acc. per seed | int8 mean (min–max) | float mean | lowest int8 agreement "
-             "| int8 pointing game, mean (min) | int8 energy in box, mean |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| int8 pointing game, mean (min) |",
+             "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         per_seed = ", ".join(f"{run['int8_balanced_acc']:.3f}" for run in r["runs"])
         lines.append(f"| {name} | {', '.join(map(str, r['seeds']))} | {per_seed} | "
                      f"{r['int8_balanced_acc_mean']:.3f} ({r['int8_balanced_acc_min']:.3f}–{r['int8_balanced_acc_max']:.3f}) | "
                      f"{r['pytorch_balanced_acc_mean']:.3f} | {100 * r['int8_agreement_min']:.1f} % | "
-                     + (f"{r['int8_pointing_game_mean']:.2f} ({r['int8_pointing_game_min']:.2f}) | "
-                        if "int8_pointing_game_mean" in r else "not measured | ")
-                     + (f"{r['int8_energy_in_box_mean']:.2f} |" if "int8_energy_in_box_mean" in r else "not measured |"))
+                     + (f"{r['int8_pointing_game_mean']:.2f} ({r['int8_pointing_game_min']:.2f}) |"
+                        if "int8_pointing_game_mean" in r else "not measured |"))
     return "\n".join(lines)
 
 
