@@ -84,7 +84,8 @@ def copy_overlays(work: Path, name: str, docs: Path) -> list[str]:
     for p in chosen:
         target = docs / f"real_{name}_{p.name}"
         shutil.copyfile(p, target)
-        copied.append(str(target.resolve().relative_to(REPO)))
+        target = target.resolve()
+        copied.append(str(target.relative_to(REPO) if target.is_relative_to(REPO) else target))
     return copied
 
 
