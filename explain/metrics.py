@@ -139,9 +139,8 @@ def content_free_baselines(box, size: int) -> dict[str, float] | None:
     fraction). On head crops the head is centred, so a map must beat these to show it looks at the head."""
     if box is None:
         return None
-    centre = size // 2
-    return {"pointing_hit": bool(_box_mask((size, size), box)[centre, centre]),
-            "energy_in_box": float(_box_mask((size, size), box).mean())}
+    inside = _box_mask((size, size), box)
+    return {"pointing_hit": bool(inside[size // 2, size // 2]), "energy_in_box": float(inside.mean())}
 
 
 def summarize(values: list[float], higher_is_better: bool) -> dict:
