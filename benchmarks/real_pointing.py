@@ -28,23 +28,25 @@ from data.preprocessing import LABELS  # noqa: E402
 
 
 def score(export_dir: Path, test_dir: Path) -> dict:
+    import torch
+    from torchmetrics.functional.classification import multiclass_accuracy
+
     from explain.gradcam import explain_images, load_runtimes
     from explain.inputs import load_images
+    from explain.metrics import peak_cell
 
     runtimes = load_runtimes(export_dir, saved_model=False)
     test = load_images([test_dir], runtimes.spec)
     report = explain_images(runtimes, test.pixels, boxes=test.boxes)
-    labels = np.array([LABELS.index(p.parent.name) for p in test.paths])
-    predicted = np.array([LABELS.index(r["runtimes"]["tflite_int8"]["predicted"]) for r in report["images"]])
-    recalls = [float(np.mean(predicted[labels == c] == c)) for c in range(len(LABELS)) if np.any(labels == c)]
+    labels = torch.tensor([LABELS.index(p.parent.name) for p in test.paths])  # ImageFolder: class = folder
+    predicted = torch.tensor([LABELS.index(r["runtimes"]["tflite_int8"]["predicted"]) for r in report["images"]])
     pointing, energy = report["summary"]["pointing_game"], report["summary"]["energy_in_box"]
-    peaks = [np.unravel_index(np.argmax(m), m.shape)
-             for m in (np.asarray(r["runtimes"]["tflite_int8"]["map"]) for r in report["images"])]
+    peaks = [peak_cell(r["runtimes"]["tflite_int8"]["map"]) for r in report["images"]]
     h, w = np.asarray(report["images"][0]["runtimes"]["tflite_int8"]["map"]).shape
     _, modal_count = np.unique([r * w + c for r, c in peaks], return_counts=True)
     return {
         "images": len(test.paths),
-        "int8_balanced_acc": float(np.mean(recalls)),
+        "int8_balanced_acc": float(multiclass_accuracy(predicted, labels, len(LABELS), average="macro")),
         "int8_pointing_game": pointing["tflite_int8"],
         "centre_map_pointing_game": pointing["content_free_baseline"],
         "int8_energy_in_box": energy["tflite_int8"],

@@ -74,7 +74,10 @@ def test_report_is_complete_json(synthetic_report):
     for k in ("pytorch", "tflite_int8", "saved_model"):
         assert 0.0 <= s["pointing_game"][k] <= 1.0
         assert 0.0 <= s["energy_in_box"][k] <= 1.0
-    assert 0.0 <= s["pointing_game"]["content_free_baseline"] <= 1.0
+    boxes = [r["box"] for r in synthetic_report["images"]]
+    centre = s["input_size"] // 2 + 0.5  # the centre pixel's centre, as the pointing game tests it
+    assert s["pointing_game"]["content_free_baseline"] == pytest.approx(
+        np.mean([x0 <= centre <= x1 and y0 <= centre <= y1 for x0, y0, x1, y1 in boxes]))
     # a trained model's maps sit on the head more than a uniform map does
     assert s["energy_in_box"]["tflite_int8"] > s["energy_in_box"]["content_free_baseline"] > 0.0, s["energy_in_box"]
     assert 0.0 <= s["predicted_same_class_share"]["tflite_int8"] <= 1.0
