@@ -111,7 +111,7 @@ def main() -> None:
                            if args.init == "synthetic" else None)
         runs = [run_seed(arch, seed, crops, args.work / name, init_checkpoint, args.fit_overrides)
                 for seed in args.seeds]
-        results[name] = summarize(runs)
+        results[name] = {**summarize(runs), "fit_overrides": args.fit_overrides}
     results = merge_results(args.out / "real_seeds.json", results)
     write_results(args.out, "real_seeds", results, markdown(results))
 

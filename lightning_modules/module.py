@@ -15,6 +15,7 @@ from torchvision.transforms import v2
 from data.preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
 
 from .checkpoint import CheckpointError, load_classifier
+from .distillation import Distillation
 from .models import build_model
 
 
@@ -53,6 +54,9 @@ class HelmetClassifier(pl.LightningModule):
         init_checkpoint: str | None = None,
         mixup_alpha: float = 0.0,
         cutmix_alpha: float = 0.0,
+        teacher_checkpoint: str | None = None,
+        distill_weight: float = 0.5,
+        distill_temperature: float = 2.0,
     ):
         """
         Args:
@@ -64,6 +68,10 @@ class HelmetClassifier(pl.LightningModule):
                 arch_kwargs), e.g. a run on the synthetic data before fine-tuning on real crops.
             mixup_alpha, cutmix_alpha: Beta(alpha, alpha) of batch-level MixUp / CutMix (torchvision
                 transforms v2; one of the two, at random, on each batch when both are > 0); 0 = off.
+            teacher_checkpoint: distil from this trained checkpoint of the project (any architecture and
+                input size, same preprocessing otherwise); None = off. See lightning_modules.distillation.
+            distill_weight, distill_temperature: the soft loss's share of the training loss, and the
+                softmax temperature of both models' outputs in it.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -78,6 +86,8 @@ class HelmetClassifier(pl.LightningModule):
             raise ValueError(f"class_weights needs {self.spec.num_classes} values, got {class_weights}")
         self.loss = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
         self.batch_mix = batch_mixer(self.spec.num_classes, mixup_alpha, cutmix_alpha)
+        self.distillation = (Distillation(teacher_checkpoint, self.spec, distill_weight, distill_temperature)
+                             if teacher_checkpoint else None)
         self.val_metrics = classification_metrics(self.spec.num_classes, "val/")
         self.test_metrics = classification_metrics(self.spec.num_classes, "test/")
         self.example_input_array = torch.zeros(1, 3, input_size, input_size)
@@ -99,6 +109,8 @@ class HelmetClassifier(pl.LightningModule):
             x, y = self.batch_mix(x, y)  # y becomes (N, classes) soft targets, which the loss accepts
         logits = self(x)
         loss = self.loss(logits, y)
+        if self.distillation is not None:
+            loss = self.distillation.loss(logits, x, hard_loss=loss)
         acc = (logits.argmax(1) == (y.argmax(1) if y.ndim == 2 else y)).float().mean()
         self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, on_step=True, on_epoch=True)
         return loss
