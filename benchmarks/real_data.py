@@ -3,11 +3,15 @@ export both, parity on the test split, Grad-CAM parity and pointing game on the 
 
     python benchmarks/real_data.py [--root ../shared/data/helmet-kaggle-voc] [--models ...]
         [--init scratch synthetic] [--synthetic-runs runs/synthetic_pipeline/runs] [--work runs/real]
+        [--teacher mobilenet_v2_synthetic]
 
 Each model is trained in up to two ways: from scratch ("scratch"), and starting from the weights of
 its run on the built-in synthetic data ("synthetic": no external data or weights). The synthetic run is
 taken from --synthetic-runs (as left by benchmarks/synthetic_pipeline.py) when present, else trained
 here with configs/<model>.yaml; its time counts towards the model's training budget.
+``--teacher NAME`` distils the models trained here from an earlier row of the results (its exported
+PyTorch checkpoint, e.g. mobilenet_v2_synthetic); their rows are named ``<model>_<init>_distilled`` and
+record the teacher's own training time.
 Writes benchmarks/results/real_data.json and real_data.md (the README's real-photo results) and a few
 Grad-CAM overlays to docs/. Seeded throughout.
 """
@@ -57,13 +61,13 @@ def train_real(arch: str, crops: Path, save_dir: Path, init_checkpoint: Path | N
                      *init, *overrides]))
 
 
-def run_model(arch: str, name: str, crops: Path, work: Path, init_checkpoint: Path | None) -> dict:
+def run_model(arch: str, name: str, crops: Path, work: Path, init_checkpoint: Path | None, *overrides: str) -> dict:
     from explain.gradcam import explain_images, load_runtimes, write_outputs
     from explain.inputs import load_images
     from export.to_tflite import export_checkpoint
 
     started = time.perf_counter()
-    run_dir = train_real(arch, crops, work / "runs" / name, init_checkpoint)
+    run_dir = train_real(arch, crops, work / "runs" / name, init_checkpoint, *overrides)
     fit_seconds = time.perf_counter() - started
     metrics = json.loads((run_dir / "metrics.json").read_text())
     export = export_checkpoint(Path(metrics["best_checkpoint"]), work / f"export_{name}", force=True)
@@ -75,6 +79,18 @@ def run_model(arch: str, name: str, crops: Path, work: Path, init_checkpoint: Pa
                            latency_ms(export.out / "model_int8.tflite"))
     result["explain_outputs"] = {"contact_sheet": str(overlays["contact_sheet"]), "json": str(overlays["json"])}
     return result
+
+
+def teacher_row(results_path: Path, name: str, work: Path) -> dict:
+    """The exported checkpoint and training seconds of an earlier row of real_data.json."""
+    rows = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    checkpoint = work / f"export_{name}" / "model.pt"
+    if name not in rows or not checkpoint.is_file():
+        raise SystemExit(f"--teacher {name}: run it first (benchmarks/real_data.py --models ... --init ...); "
+                         f"need its row in {results_path} and {checkpoint}")
+    training = rows[name]["training"]
+    return {"name": name, "checkpoint": str(checkpoint),
+            "seconds": (training.get("pretrain_seconds") or 0.0) + training["wall_seconds"]}
 
 
 def copy_overlays(work: Path, name: str, docs: Path) -> list[str]:
@@ -101,18 +117,24 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "real")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--docs", type=Path, default=REPO / "docs")
+    parser.add_argument("--teacher", help="distil from this earlier result row, e.g. mobilenet_v2_synthetic")
     args = parser.parse_args()
+    distill, teacher = [], None
+    if args.teacher:
+        teacher = teacher_row(args.out / "real_data.json", args.teacher, args.work)
+        distill = [f"--model.teacher_checkpoint={teacher['checkpoint']}"]
     crops = args.work / "crops"
     prepared = prepare_dataset(args.root, crops, fmt="voc", seed=0, force=True)
     print(prepared.summary())
     results = {}
     for arch in args.models:
         for init in args.init:
-            name = f"{arch}_{init}"
+            name = f"{arch}_{init}" + ("_distilled" if teacher else "")
             pretrained, pretrain_seconds = (synthetic_checkpoint(arch, args.work, args.synthetic_runs)
                                             if init == "synthetic" else (None, None))
-            results[name] = run_model(arch, name, crops, args.work, pretrained)
+            results[name] = run_model(arch, name, crops, args.work, pretrained, *distill)
             results[name]["training"]["pretrain_seconds"] = pretrain_seconds
+            results[name]["training"]["teacher"] = teacher
             results[name]["docs_overlays"] = copy_overlays(args.work, name, args.docs)
     results["_data"] = {"root": str(args.root), "counts": prepared.counts, "skipped": prepared.skipped}
     results = merge_results(args.out / "real_data.json", results)

@@ -29,9 +29,11 @@ def _f(value, fmt=".4f") -> str:
 
 
 def _training_seconds(training: dict) -> str:
-    """Wall seconds of the run; "synthetic + real" when it started from a run on the synthetic data."""
-    pretrain = training.get("pretrain_seconds")
-    return f"{training['wall_seconds']:.0f}" if pretrain is None else f"{pretrain:.0f} + {training['wall_seconds']:.0f}"
+    """Wall seconds of the run; "synthetic + real" when it started from a run on the synthetic data, and
+    the teacher's own training time when it was distilled."""
+    pretrain, teacher = training.get("pretrain_seconds"), training.get("teacher")
+    seconds = f"{training['wall_seconds']:.0f}" if pretrain is None else f"{pretrain:.0f} + {training['wall_seconds']:.0f}"
+    return seconds if not teacher else f"{seconds} (teacher {teacher['name']}: {teacher['seconds']:.0f})"
 
 
 def merge_results(path: Path, new: dict) -> dict:
