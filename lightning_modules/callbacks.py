@@ -13,6 +13,7 @@ from pytorch_lightning.callbacks import WeightAveraging
 
 from data.preprocessing import PreprocessSpec
 
+from .errors import ConfigError
 from .models import count_parameters
 
 METRICS_FILENAME = "metrics.json"
@@ -94,7 +95,7 @@ class EMAWeights(WeightAveraging):
 
     def __init__(self, decay: float = 0.99):
         if not 0.0 < decay < 1.0:
-            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+            raise ConfigError(f"EMA decay must be in (0, 1), got {decay}")
         super().__init__(avg_fn=partial(ema_with_warmup, decay=decay))
 
     def teardown(self, trainer, pl_module, stage):

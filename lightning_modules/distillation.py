@@ -17,15 +17,16 @@ import torch.nn.functional as F
 from data.preprocessing import PreprocessSpec
 
 from .checkpoint import CheckpointError, load_classifier
+from .errors import ConfigError
 
 
 class Distillation:
     def __init__(self, teacher_checkpoint: str | Path, student_spec: PreprocessSpec, weight: float = 0.5,
                  temperature: float = 2.0):
         if not 0.0 < weight <= 1.0:
-            raise ValueError(f"distill_weight must be in (0, 1], got {weight}")
+            raise ConfigError(f"distill_weight must be in (0, 1], got {weight}")
         if temperature <= 0:
-            raise ValueError(f"distill_temperature must be > 0, got {temperature}")
+            raise ConfigError(f"distill_temperature must be > 0, got {temperature}")
         teacher = load_classifier(teacher_checkpoint)
         differs = {k for k, v in teacher.spec.to_dict().items()
                    if k not in ("input_size", "extra") and v != student_spec.to_dict()[k]}
@@ -33,7 +34,6 @@ class Distillation:
             raise CheckpointError(f"teacher {teacher_checkpoint} preprocesses differently from the student "
                                   f"({', '.join(sorted(differs))}); its soft labels would not describe the same images")
         self.teacher = teacher.model.requires_grad_(False)  # load_classifier leaves it in eval mode
-        self.teacher_arch = teacher.arch
         self.teacher_size = teacher.spec.input_size
         self.weight = weight
         self.temperature = temperature

@@ -19,6 +19,7 @@ from data.sources import DataLayoutError
 
 from .callbacks import RunArtifacts
 from .checkpoint import CheckpointError
+from .errors import ConfigError
 from .module import HelmetClassifier
 
 MONITOR = "val/balanced_acc"
@@ -60,7 +61,7 @@ def main(args: list[str] | None = None) -> str:
             save_config_kwargs={"overwrite": True},
         )
         cli.datamodule.setup("fit")  # load the data up front: a bad data root fails here, clearly
-    except (CheckpointError, DataLayoutError) as e:
+    except (CheckpointError, ConfigError, DataLayoutError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)

@@ -16,6 +16,7 @@ from data.preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
 
 from .checkpoint import CheckpointError, load_classifier
 from .distillation import Distillation
+from .errors import ConfigError
 from .models import build_model
 
 
@@ -32,7 +33,7 @@ def classification_metrics(num_classes: int, prefix: str) -> MetricCollection:
 
 def batch_mixer(num_classes: int, mixup_alpha: float, cutmix_alpha: float) -> v2.Transform | None:
     if mixup_alpha < 0 or cutmix_alpha < 0:
-        raise ValueError(f"mixup_alpha and cutmix_alpha must be >= 0, got {mixup_alpha}, {cutmix_alpha}")
+        raise ConfigError(f"mixup_alpha and cutmix_alpha must be >= 0, got {mixup_alpha}, {cutmix_alpha}")
     mixers = ([v2.MixUp(alpha=mixup_alpha, num_classes=num_classes)] if mixup_alpha else []) + (
         [v2.CutMix(alpha=cutmix_alpha, num_classes=num_classes)] if cutmix_alpha else [])
     if not mixers:
@@ -76,14 +77,17 @@ class HelmetClassifier(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.spec = PreprocessSpec(input_size=input_size)
+        try:
+            net = build_model(arch, num_classes=self.spec.num_classes, **(arch_kwargs or {}))
+        except ValueError as e:  # unknown arch, bad arch_kwargs, unreadable pretrained weights
+            raise ConfigError(f"model: {e}") from e
         # channels_last: 1.3-1.6x faster depthwise/pointwise convs on CPU (benchmarks/train_throughput.py)
-        self.net = build_model(arch, num_classes=self.spec.num_classes, **(arch_kwargs or {})).to(
-            memory_format=torch.channels_last)
+        self.net = net.to(memory_format=torch.channels_last)
         if init_checkpoint:
             self._load_initial_weights(init_checkpoint, arch)
         weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         if weight is not None and weight.numel() != self.spec.num_classes:
-            raise ValueError(f"class_weights needs {self.spec.num_classes} values, got {class_weights}")
+            raise ConfigError(f"class_weights needs {self.spec.num_classes} values, got {class_weights}")
         self.loss = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
         self.batch_mix = batch_mixer(self.spec.num_classes, mixup_alpha, cutmix_alpha)
         self.distillation = (Distillation(teacher_checkpoint, self.spec, distill_weight, distill_temperature)

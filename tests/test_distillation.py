@@ -3,6 +3,7 @@ import torch
 
 from conftest import TINY_SIZE, fit_tiny
 from lightning_modules.checkpoint import CheckpointError, load_classifier
+from lightning_modules.errors import ConfigError
 from lightning_modules.module import HelmetClassifier
 
 
@@ -43,9 +44,9 @@ def test_distilled_run_trains_through_the_cli_at_another_input_size(tiny_checkpo
 def test_bad_teacher_settings_get_clear_errors(tiny_checkpoint, tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         HelmetClassifier(input_size=TINY_SIZE, teacher_checkpoint=str(tmp_path / "nope.ckpt"))
-    with pytest.raises(ValueError, match="distill_weight must be in"):
+    with pytest.raises(ConfigError, match="distill_weight must be in"):
         HelmetClassifier(input_size=TINY_SIZE, teacher_checkpoint=str(tiny_checkpoint), distill_weight=0.0)
-    with pytest.raises(ValueError, match="distill_temperature must be > 0"):
+    with pytest.raises(ConfigError, match="distill_temperature must be > 0"):
         HelmetClassifier(input_size=TINY_SIZE, teacher_checkpoint=str(tiny_checkpoint), distill_temperature=0.0)
     other_scale = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
     other_scale["preprocess"]["scale"] = 1.0

@@ -171,6 +171,19 @@ def test_missing_init_checkpoint_fails_fast_with_a_clear_message(tmp_path):
     assert "checkpoint not found" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.parametrize("setting,message", [
+    ("--model.mixup_alpha=-1", "mixup_alpha and cutmix_alpha must be >= 0"),
+    ("--model.arch_kwargs={width_mult: -1}", "model: width_mult must be > 0"),
+    ("--model.distill_weight=2", "distill_weight must be in (0, 1]"),
+])
+def test_bad_settings_on_the_command_line_get_one_clear_line(tmp_path, setting, message):
+    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", setting,
+                          f"--model.teacher_checkpoint={tmp_path}/t.ckpt", f"--trainer.logger.init_args.save_dir={tmp_path}"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
 def test_mixup_and_cutmix_train_on_soft_targets():
     from lightning_modules.module import HelmetClassifier
 
