@@ -31,6 +31,7 @@ def score(export_dir: Path, test_dir: Path) -> dict:
     import torch
     from torchmetrics.functional.classification import multiclass_accuracy
 
+    from data.sources import labelled_files
     from explain.gradcam import explain_images, load_runtimes
     from explain.inputs import load_images
     from explain.metrics import peak_cell
@@ -38,7 +39,8 @@ def score(export_dir: Path, test_dir: Path) -> dict:
     runtimes = load_runtimes(export_dir, saved_model=False)
     test = load_images([test_dir], runtimes.spec)
     report = explain_images(runtimes, test.pixels, boxes=test.boxes)
-    labels = torch.tensor([LABELS.index(p.parent.name) for p in test.paths])  # ImageFolder: class = folder
+    label_of = {p.resolve(): label for p, label in labelled_files(test_dir)}
+    labels = torch.tensor([label_of[p.resolve()] for p in test.paths])
     predicted = torch.tensor([LABELS.index(r["runtimes"]["tflite_int8"]["predicted"]) for r in report["images"]])
     pointing, energy = report["summary"]["pointing_game"], report["summary"]["energy_in_box"]
     peaks = [peak_cell(r["runtimes"]["tflite_int8"]["map"]) for r in report["images"]]

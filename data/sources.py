@@ -73,9 +73,9 @@ def scan_imagefolder(root: str | Path, seed: int = 0,
         missing = [s for s in SPLITS if s not in names]
         if missing:
             raise DataLayoutError(f"{root} has split folders but lacks {missing}; expected {list(SPLITS)}")
-        found = {s: _labelled_files(root / s) for s in SPLITS}
+        found = {s: labelled_files(root / s) for s in SPLITS}
     elif names & set(LABELS):
-        found = _split_flat(_labelled_files(root), seed, fractions)
+        found = _split_flat(labelled_files(root), seed, fractions)
     else:
         raise DataLayoutError(
             f"{root} is not an ImageFolder: expected {root}/{{train,val,test}}/{{helmet,no_helmet}}/ "
@@ -86,7 +86,8 @@ def scan_imagefolder(root: str | Path, seed: int = 0,
     return found
 
 
-def _labelled_files(directory: Path) -> list[tuple[Path, int]]:
+def labelled_files(directory: Path) -> list[tuple[Path, int]]:
+    """(image, label) pairs of ``directory/{helmet,no_helmet}/*``; any other class folder is refused."""
     items = []
     for name, path in sorted(_class_dirs(directory).items()):
         items += [(p, LABELS.index(name)) for p in list_images(path)]
@@ -138,7 +139,7 @@ def load_labelled(source: str, split: str, spec: PreprocessSpec, seed: int = 0,
     if source != SYNTHETIC:
         root = Path(source)
         if root.is_dir() and not any((root / s).is_dir() for s in SPLITS) and any((root / c).is_dir() for c in LABELS):
-            items = _labelled_files(root)
+            items = labelled_files(root)
             if not items:
                 raise DataLayoutError(f"no images found under {root}/{{helmet,no_helmet}}")
             return load_pixels(items, spec)
