@@ -2,6 +2,7 @@
 
     python -m data.prepare --format voc --root SRC --out DST [--margin 0.2] [--offset 0] [--min-side 8]
         [--class-map "With Helmet=helmet" ...] [--names a,b] [--split 0.7,0.1,0.2] [--seed 0] [--force]
+        [--folds 5 --fold 0]     cross-validation: the test split is fold 0 of 5 (by photo)
 
 Output (built in a temporary sibling directory and renamed into place only when complete)::
 
@@ -43,7 +44,7 @@ from data.annotations import (
     parse_dataset,
 )
 from data.preprocessing import LABELS, ImageDecodeError, PreprocessSpec
-from data.splitting import grouped_stratified_split
+from data.splitting import grouped_kfold_split, grouped_stratified_split
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 DEFAULT_MARGIN = 0.2
@@ -212,12 +213,17 @@ def _publish(tmp: Path, out: Path) -> None:
 def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin: float = DEFAULT_MARGIN,
                     min_side: float = DEFAULT_MIN_SIDE, class_map: Mapping[str, str] | ClassMap | None = None,
                     fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0, force: bool = False,
-                    names: Sequence[str] | None = None, offset: float = 0.0) -> PrepareReport:
+                    names: Sequence[str] | None = None, offset: float = 0.0, folds: int | None = None,
+                    fold: int = 0) -> PrepareReport:
     """Crop every annotated head into ``out/{split}/{class}/`` and write manifest/skips/report.
 
     ``offset`` > 0 moves each crop window by a seeded random shift, uniform in [-offset, offset] x the
     box width and height, so heads are not centred (for testing whether explanations follow the head;
     a centred head lets a map that ignores the image win the pointing game). It must not exceed ``margin``.
+
+    ``folds`` (with ``fold``) makes the split fold ``fold`` of a ``folds``-fold cross-validation by source
+    photo: that fold's photos are the test split, and ``fractions``' train:val ratio divides the rest
+    (``data.splitting.grouped_kfold_split``). The folds depend on ``seed``, not on ``fold``.
 
     ``class_map`` entries override the default spellings (see ``data.annotations.DEFAULT_CLASS_MAP``).
     ``names`` are the YOLO class names by id (default: ``root/data.yaml``). Raises PrepareError for
@@ -234,6 +240,13 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
         raise PrepareError(f"--offset must be between 0 and --margin ({margin:g}) so the head stays in the crop, "
                            f"got {offset}")
     fr = _split_fractions(fractions)
+    if folds is not None:
+        if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+            raise PrepareError(f"--folds must be an integer >= 2, got {folds!r}")
+        if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < folds:
+            raise PrepareError(f"--fold must be between 0 and {folds - 1} for --folds {folds}, got {fold!r}")
+        if fr[0] <= 0:
+            raise PrepareError(f"--split needs a train fraction > 0, got {fr}")
     try:
         cmap = class_map if isinstance(class_map, ClassMap) else ClassMap(class_map)
     except ValueError as e:
@@ -270,8 +283,13 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
         top = ", ".join(f"{r}: {n}" for r, n in skip_counts().most_common(5)) or "no objects at all"
         raise PrepareError(f"no usable crops in {root} ({top})")
 
-    split = grouped_stratified_split([str(p.record.image) for p in plans], [p.obj.label for p in plans],
-                                     fr, seed=seed, split_names=SPLITS, unit="source image")
+    groups, labels = [str(p.record.image) for p in plans], [p.obj.label for p in plans]
+    if folds is None:
+        split = grouped_stratified_split(groups, labels, fr, seed=seed, split_names=SPLITS, unit="source image")
+    else:
+        split = grouped_kfold_split(groups, labels, folds, fold, val_share=fr[1] / (fr[0] + fr[1]), seed=seed,
+                                    unit="source image")
+        fr = split.fractions
     stems = _unique_stems((p.record.image for p in plans), root)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -333,7 +351,8 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
         report = PrepareReport(
             root=str(root.resolve()), out=str(out.resolve()), format=fmt,
             settings={"format": fmt, "margin": margin, "offset": offset, "min_side": min_side, "fractions": dict(zip(SPLITS, fr)),
-                      "seed": seed, "box_tolerance_px": BOX_TOLERANCE_PX, "class_map": cmap.to_dict(),
+                      "seed": seed, "folds": folds, "fold": fold if folds is not None else None,
+                      "box_tolerance_px": BOX_TOLERANCE_PX, "class_map": cmap.to_dict(),
                       "class_index": {c: i for i, c in enumerate(LABELS)},
                       "yolo_names": parsed.class_names},
             counts=counts, images={s: len(v) for s, v in images_per_split.items()},
@@ -379,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--names", help="YOLO class names by id, comma-separated (default: ROOT/data.yaml)")
     p.add_argument("--split", type=_floats, default=[0.7, 0.1, 0.2], help="train,val,test fractions (default 0.7,0.1,0.2)")
     p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    p.add_argument("--folds", type=int, help="cross-validation: split the photos into this many test folds; "
+                                             "--split's train:val ratio divides the other folds")
+    p.add_argument("--fold", type=int, default=0, help="with --folds: which fold is the test split (default 0)")
     p.add_argument("--force", action="store_true", help="replace an existing output written by an earlier run")
     return p
 
@@ -391,11 +413,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValueError as e:
             raise PrepareError(str(e)) from e
         names = [n.strip() for n in args.names.split(",")] if args.names is not None else None
+        if args.folds is None and args.fold != 0:
+            raise PrepareError("--fold needs --folds")
         if names is not None and args.format != "yolo":
             raise PrepareError("--names only applies to --format yolo")
         report = prepare_dataset(args.root, args.out, args.format, margin=args.margin, min_side=args.min_side,
                                  class_map=cmap, fractions=args.split, seed=args.seed, force=args.force,
-                                 names=names, offset=args.offset)
+                                 names=names, offset=args.offset, folds=args.folds, fold=args.fold)
     except (PrepareError, DatasetLayoutError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

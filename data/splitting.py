@@ -165,3 +165,35 @@ def grouped_stratified_split(groups: Sequence[Hashable], labels: Sequence[Hashab
                 warnings.append(f"{names[s]} has no items of class {', '.join(missing)}")
     return SplitResult(assignment=[where[g] for g in groups], group_assignment=dict(where),
                        fractions=fr, warnings=warnings)
+
+
+def grouped_kfold_split(groups: Sequence[Hashable], labels: Sequence[Hashable], folds: int, fold: int,
+                        val_share: float = 0.125, seed: int = 0, unit: str = "group") -> SplitResult:
+    """Train/val/test split for fold ``fold`` of a group-aware stratified ``folds``-fold cross-validation.
+
+    The groups are first divided into ``folds`` test folds of equal size (as ``grouped_stratified_split``
+    with equal fractions, so the folds do not depend on ``fold``): fold ``fold`` is the test split, and
+    its test sets over all folds are disjoint and cover every item once. The other folds are split into
+    train and val, val taking ``val_share`` of them (0.125 of 80 % = the default 70/10/20 at 5 folds).
+    Split indices: 0 train, 1 val, 2 test.
+    """
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise ValueError(f"folds must be an integer >= 2, got {folds!r}")
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < folds:
+        raise ValueError(f"fold must be an integer in [0, {folds - 1}], got {fold!r}")
+    if not 0.0 <= val_share < 1.0:
+        raise ValueError(f"val_share must be in [0, 1), got {val_share}")
+    by_fold = grouped_stratified_split(groups, labels, [1.0 / folds] * folds, seed=seed,
+                                       split_names=[f"fold {k}" for k in range(folds)], unit=unit)
+    rest = [i for i, k in enumerate(by_fold.assignment) if k != fold]
+    train_val = grouped_stratified_split([groups[i] for i in rest], [labels[i] for i in rest],
+                                         (1.0 - val_share, val_share), seed=seed,
+                                         split_names=("train", "val"), unit=unit)
+    assignment = [2] * len(groups)
+    for i, s in zip(rest, train_val.assignment):
+        assignment[i] = s
+    test_share = 1.0 / folds
+    return SplitResult(assignment=assignment,
+                       group_assignment={g: s for g, s in zip(groups, assignment)},
+                       fractions=((1 - test_share) * (1 - val_share), (1 - test_share) * val_share, test_share),
+                       warnings=by_fold.warnings + train_val.warnings)

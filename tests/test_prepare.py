@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from data import prepare as P
 from data.prepare import PrepareError, crop_geometry, main, prepare_dataset
-from data.splitting import grouped_stratified_split
+from data.splitting import grouped_kfold_split, grouped_stratified_split
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATASET = Path(__file__).resolve().parents[2] / "shared/data/helmet-kaggle-voc"
@@ -265,6 +265,47 @@ def test_prepare_split_has_no_photo_in_two_splits_and_is_reproducible(tmp_path):
     assert {r["split"] for r in rows} == set(P.SPLITS)
     others = [read_csv(prepare_dataset(root, tmp_path / f"s{s}", "voc", seed=s).paths["manifest"]) for s in (1, 2, 3)]
     assert any([r["split"] for r in o] != [r["split"] for r in rows] for o in others)
+
+
+def test_kfold_test_folds_are_disjoint_cover_every_item_and_keep_groups_together():
+    groups, labels = synthetic_groups()
+    tests = []
+    for fold in range(5):
+        res = grouped_kfold_split(groups, labels, 5, fold, seed=0)
+        where = defaultdict(set)
+        for g, s in zip(groups, res.assignment):
+            where[g].add(s)
+        assert all(len(v) == 1 for v in where.values())
+        counts = res.counts(labels)
+        for s, f in enumerate((0.7, 0.1, 0.2)):
+            assert abs(sum(counts[s].values()) / len(labels) - f) < 0.015, (fold, s, counts[s])
+        assert res.fractions == pytest.approx((0.7, 0.1, 0.2))
+        tests.append({i for i, s in enumerate(res.assignment) if s == 2})
+    assert set().union(*tests) == set(range(len(groups)))
+    assert sum(len(t) for t in tests) == len(groups)
+    for bad in (dict(folds=1, fold=0), dict(folds=5, fold=5), dict(folds=5, fold=-1), dict(folds=2.0, fold=0)):
+        with pytest.raises(ValueError, match="folds must|fold must"):
+            grouped_kfold_split(groups, labels, **bad)
+
+
+def test_prepare_folds_make_every_crop_a_test_crop_once(tmp_path, capsys):
+    root = tmp_path / "src"
+    many_voc(root, 30)
+    test_crops = []
+    for fold in range(3):
+        report = prepare_dataset(root, tmp_path / f"f{fold}", "voc", seed=0, folds=3, fold=fold)
+        assert report.settings["folds"] == 3 and report.settings["fold"] == fold
+        rows = read_csv(tmp_path / f"f{fold}/manifest.csv")
+        assert len({r["source"] for r in rows if r["split"] == "test"} &
+                   {r["source"] for r in rows if r["split"] != "test"}) == 0
+        test_crops.append({(r["source"], r["object"]) for r in rows if r["split"] == "test"})
+    every = {(r["source"], r["object"]) for r in rows}
+    assert set().union(*test_crops) == every and sum(map(len, test_crops)) == len(every)
+    for args, msg in ((["--folds", "1"], "--folds must"), (["--folds", "3", "--fold", "3"], "--fold must be between"),
+                      (["--fold", "1"], "--fold needs --folds")):
+        assert main(["--format", "voc", "--root", str(root), "--out", str(tmp_path / "bad"), *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and msg in err, err
 
 
 # --- refusals and atomic output -----------------------------------------------------------------
