@@ -3,7 +3,7 @@ export both, parity on the test split, Grad-CAM parity and pointing game on the 
 
     python benchmarks/real_data.py [--root ../shared/data/helmet-kaggle-voc] [--models ...]
         [--init scratch synthetic] [--synthetic-runs runs/synthetic_pipeline/runs] [--work runs/real]
-        [--teacher mobilenet_v2_synthetic]
+        [--teacher mobilenet_v2_synthetic] [--rescore-explanations]
 
 Each model is trained in up to two ways: from scratch ("scratch"), and starting from the weights of
 its run on the built-in synthetic data ("synthetic": no external data or weights). The synthetic run is
@@ -11,7 +11,9 @@ taken from --synthetic-runs (as left by benchmarks/synthetic_pipeline.py) when p
 here with configs/<model>.yaml; its time counts towards the model's training budget.
 ``--teacher NAME`` distils the models trained here from an earlier row of the results (its exported
 PyTorch checkpoint, e.g. mobilenet_v2_synthetic); their rows are named ``<model>_<init>_distilled`` and
-record the teacher's own training time.
+record the teacher's own training time. ``--rescore-explanations`` re-runs only the Grad-CAM scoring of
+the rows already in the results, on their exported models in --work (no training, no export), so that
+a new explanation metric reaches old rows.
 Writes benchmarks/results/real_data.json and real_data.md (the README's real-photo results) and a few
 Grad-CAM overlays to docs/. Seeded throughout.
 """
@@ -81,6 +83,24 @@ def run_model(arch: str, name: str, crops: Path, work: Path, init_checkpoint: Pa
     return result
 
 
+def rescore_explanations(results: dict, work: Path) -> dict:
+    """Grad-CAM parity, pointing game and energy in box again for every row with an export in ``work``."""
+    from explain.gradcam import explain_images, load_runtimes
+    from explain.inputs import load_images
+
+    rescored = {}
+    for name, row in results.items():
+        export = work / f"export_{name}"
+        if name.startswith("_") or not (export / "model.pt").is_file():
+            continue
+        runtimes = load_runtimes(export)
+        test = load_images([work / "crops" / "test"], runtimes.spec)
+        report = explain_images(runtimes, test.pixels, boxes=test.boxes, names=[p.name for p in test.paths])
+        rescored[name] = {**row, "explain": report["summary"]}
+        print(f"{name}: Grad-CAM re-scored on {len(test.pixels)} test crops")
+    return rescored
+
+
 def teacher_row(results_path: Path, name: str, work: Path) -> dict:
     """The exported checkpoint and training seconds of an earlier row of real_data.json."""
     rows = json.loads(results_path.read_text()) if results_path.is_file() else {}
@@ -118,7 +138,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--docs", type=Path, default=REPO / "docs")
     parser.add_argument("--teacher", help="distil from this earlier result row, e.g. mobilenet_v2_synthetic")
+    parser.add_argument("--rescore-explanations", action="store_true",
+                        help="only re-score Grad-CAM of the rows already in the results (no training)")
     args = parser.parse_args()
+    if args.rescore_explanations:
+        results = merge_results(args.out / "real_data.json", {})
+        results = {**results, **rescore_explanations(results, args.work)}
+        write_results(args.out, "real_data", results,
+                      markdown_table({k: v for k, v in results.items() if not k.startswith("_")}, "real test split"))
+        return
     distill, teacher = [], None
     if args.teacher:
         teacher = teacher_row(args.out / "real_data.json", args.teacher, args.work)
