@@ -7,12 +7,15 @@ The fixed split's 214 test crops (73 no_helmet) cannot tell 0.92 from 0.93: one 
 0.7 pp. Here the photos are split into ``--folds`` test folds (``data.prepare --folds K --fold k``,
 seed 0; the other folds give train and val in the usual 7:1 ratio), each model's real recipe
 (configs/real_<model>.yaml, started from its synthetic run) is trained and exported to int8 once per
-fold, and the test predictions of all folds are pooled: ~1,070 crops from 576 photos. Intervals come
-from a bootstrap over photos (benchmarks/bootstrap.py); differences between models and between float
-and int8 are paired on the same photos.
+fold, and the test predictions of all folds are pooled: ~1,070 crops from 576 photos. The folds keep
+near-duplicate photos together (data.duplicates; ``--duplicate-distance off`` splits by photo only,
+which leaks copies of test photos into train). Intervals come from a bootstrap over photo groups
+(benchmarks/bootstrap.py); differences between models and between float and int8 are paired on the
+same photos.
 
 ``--teacher mobilenet_v2`` distils each fold's model from the same fold's MobileNetV2 (run that model
-first), so no teacher has seen the fold's test photos; those rows are named ``<model>_distilled``.
+first), so no teacher has seen the fold's test photos; those rows are named ``<model>_distilled``, and
+rows split by photo only ``<model>_photo_split`` (give them their own --work).
 A fold already finished in --work is read back, not retrained. Writes benchmarks/results/real_cv.json
 and real_cv.md.
 """
@@ -34,12 +37,14 @@ sys.path.insert(0, str(REPO))
 from benchmarks.bootstrap import cluster_bootstrap  # noqa: E402
 from benchmarks.real_data import DEFAULT_ROOT, synthetic_checkpoint, train_real  # noqa: E402
 from benchmarks.report import merge_results, write_results  # noqa: E402
+from data.duplicates import DEFAULT_MAX_DISTANCE  # noqa: E402
+from data.prepare import parse_duplicate_distance  # noqa: E402
 
 FOLD_FILE = "fold.json"
 
 
 def fold_predictions(export_dir: Path, crops: Path) -> dict:
-    """Per-crop labels, source photos and PyTorch / int8 predictions on the fold's test crops."""
+    """Per-crop labels, photo groups (near-duplicates share one) and PyTorch / int8 predictions on the test crops."""
     from data.preprocessing import PreprocessSpec
     from data.sources import load_labelled
     from export.runtimes import TFLiteRunner, TorchRunner
@@ -48,11 +53,11 @@ def fold_predictions(export_dir: Path, crops: Path) -> dict:
     spec = PreprocessSpec.load(export_dir)
     test = load_labelled(str(crops), "test", spec)
     with open(crops / "manifest.csv", newline="", encoding="utf-8") as f:
-        source_of = {r["crop"]: r["source"] for r in csv.DictReader(f)}
+        group_of = {r["crop"]: r.get("photo_group") or r["source"] for r in csv.DictReader(f)}
     crop_names = [Path(p).relative_to(crops).as_posix() for p in test.paths]
     torch_logits = TorchRunner(load_classifier(export_dir / "model.pt").model, spec).logits(test.pixels)
     int8_logits = TFLiteRunner(export_dir / "model_int8.tflite", spec).logits(test.pixels)
-    return {"crops": crop_names, "sources": [source_of[c] for c in crop_names], "labels": test.labels.tolist(),
+    return {"crops": crop_names, "groups": [group_of[c] for c in crop_names], "labels": test.labels.tolist(),
             "pytorch": torch_logits.argmax(1).tolist(), "tflite_int8": int8_logits.argmax(1).tolist()}
 
 
@@ -79,20 +84,20 @@ def run_fold(arch: str, fold: int, crops: Path, work: Path, init_checkpoint: Pat
 def pool(folds: list[dict]) -> dict:
     """Pooled predictions of all folds with photo-bootstrap intervals; per-fold figures for the spread."""
     labels = [y for f in folds for y in f["labels"]]
-    sources = [s for f in folds for s in f["sources"]]
+    groups = [g for f in folds for g in f["groups"]]
     preds = {a: [p for f in folds for p in f[a]] for a in ("pytorch", "tflite_int8")}
-    stats = cluster_bootstrap(labels, sources, preds)
+    stats = cluster_bootstrap(labels, groups, preds)
     agree = np.mean(np.array(preds["pytorch"]) == np.array(preds["tflite_int8"]))
     return {
         "folds": [f["fold"] for f in folds],
-        "crops": len(labels), "photos": stats["groups"],
+        "crops": len(labels), "photo_groups": stats["groups"],
         "pytorch": stats["pytorch"], "tflite_int8": stats["tflite_int8"],
         "int8_agreement": float(agree),
         "int8_per_fold": [f["balanced_accuracy"]["tflite_int8"] for f in folds],
         "pytorch_per_fold": [f["balanced_accuracy"]["pytorch"] for f in folds],
         "int8_agreement_per_fold": [f["int8_agreement"] for f in folds],
         "fit_seconds_median": statistics.median(f["fit_seconds"] for f in folds),
-        "predictions": {"labels": labels, "sources": sources, **preds},
+        "predictions": {"labels": labels, "groups": groups, **preds},
     }
 
 
@@ -103,9 +108,9 @@ def compare_models(results: dict) -> dict:
         return {}
     first = results[names[0]]["predictions"]
     for n in names[1:]:
-        if results[n]["predictions"]["sources"] != first["sources"]:
+        if results[n]["predictions"]["groups"] != first["groups"]:
             raise ValueError(f"{n} and {names[0]} were not scored on the same crops")
-    stats = cluster_bootstrap(first["labels"], first["sources"],
+    stats = cluster_bootstrap(first["labels"], first["groups"],
                               {n: results[n]["predictions"]["tflite_int8"] for n in names})
     return {"reference": names[0], **{n: stats[n][f"minus_{names[0]}"] for n in names[1:]}}
 
@@ -116,14 +121,14 @@ def _ci(stat: dict, scale: float = 1.0, fmt: str = ".3f") -> str:
 
 
 def markdown(results: dict) -> str:
-    lines = ["| model | folds | crops (photos) | int8 balanced acc. (95 % CI) | float balanced acc. (95 % CI) "
+    lines = ["| model | folds | crops (photo groups) | int8 balanced acc. (95 % CI) | float balanced acc. (95 % CI) "
              "| int8 − float, pp (95 % CI) | int8 agreement | int8 per fold | median training (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         if name.startswith("_"):
             continue
         drop = r["tflite_int8"]["minus_pytorch"]
-        lines.append(f"| {name} | {len(r['folds'])} | {r['crops']} ({r['photos']}) | {_ci(r['tflite_int8'])} | "
+        lines.append(f"| {name} | {len(r['folds'])} | {r['crops']} ({r['photo_groups']}) | {_ci(r['tflite_int8'])} | "
                      f"{_ci(r['pytorch'])} | {100 * drop['value']:+.1f} ({100 * drop['ci'][0]:+.1f} to "
                      f"{100 * drop['ci'][1]:+.1f}) | {100 * r['int8_agreement']:.1f} % | "
                      f"{', '.join(f'{v:.3f}' for v in r['int8_per_fold'])} | {r['fit_seconds_median']:.0f} |")
@@ -143,6 +148,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["slim_mobilenet", "mobilenet_v2"])
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--only-folds", type=int, nargs="+", help="run just these folds (default: all)")
+    parser.add_argument("--duplicate-distance", type=parse_duplicate_distance, default=DEFAULT_MAX_DISTANCE,
+                        help="data.prepare's near-duplicate grouping ('off': split by photo only)")
     parser.add_argument("--teacher", help="distil from the same fold's run of this model, e.g. mobilenet_v2")
     parser.add_argument("--synthetic-runs", type=Path, default=REPO / "runs" / "synthetic_pipeline" / "runs",
                         help="reuse synthetic runs from here when present (else train them)")
@@ -153,12 +160,18 @@ def main() -> None:
     crops = {}
     for k in fold_ids:
         crops[k] = args.work / f"crops_fold{k}"
-        if not (crops[k] / "prepare_report.json").is_file():
-            print(prepare_dataset(args.root, crops[k], fmt="voc", seed=0, folds=args.folds, fold=k,
-                                  force=True).summary())
+        report = crops[k] / "prepare_report.json"
+        if not report.is_file():
+            print(prepare_dataset(args.root, crops[k], fmt="voc", seed=0, folds=args.folds, fold=k, force=True,
+                                  duplicate_distance=args.duplicate_distance).summary())
+            continue
+        settings = json.loads(report.read_text())["settings"]
+        wanted = {"folds": args.folds, "fold": k, "duplicate_distance": args.duplicate_distance}
+        if any(settings.get(key) != value for key, value in wanted.items()):
+            raise SystemExit(f"{crops[k]} was prepared with other settings than {wanted}: use another --work")
     results = {}
     for arch in args.models:
-        name = arch + ("_distilled" if args.teacher else "")
+        name = arch + ("_distilled" if args.teacher else "") + ("_photo_split" if args.duplicate_distance is None else "")
         init_checkpoint = synthetic_checkpoint(arch, args.work, args.synthetic_runs)[0]
         folds = []
         for k in fold_ids:

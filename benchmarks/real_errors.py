@@ -5,7 +5,7 @@
 Reads what benchmarks/real_data.py left in --work (the crops with their manifest, and one export
 directory per model) and runs each model_int8.tflite on the test crops. Head size is the short side
 of the annotated box in source-photo pixels; the balanced accuracy comes with a 95 % interval from a
-bootstrap over photos (benchmarks/bootstrap.py). Writes benchmarks/results/real_errors.json and .md.
+bootstrap over photo groups (near-duplicates form one; benchmarks/bootstrap.py). Writes benchmarks/results/real_errors.json and .md.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def analyse(export_dir: Path, crops: Path) -> dict:
     wrong = (p_no_helmet > 0.5).astype(int) != test.labels
     rows = [manifest_rows(crops)[Path(p).name] for p in test.paths]
     sides = np.array([head_side(r) for r in rows])
-    interval = cluster_bootstrap(test.labels, [r["source"] for r in rows],
+    interval = cluster_bootstrap(test.labels, [r.get("photo_group") or r["source"] for r in rows],
                                  {"tflite_int8": (p_no_helmet > 0.5).astype(int)})["tflite_int8"]
     by_size = []
     for lo, hi in SIZE_BINS:

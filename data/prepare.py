@@ -43,6 +43,7 @@ from data.annotations import (
     apply_class_map,
     parse_dataset,
 )
+from data.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups, photo_hash
 from data.preprocessing import LABELS, ImageDecodeError, PreprocessSpec
 from data.splitting import grouped_kfold_split, grouped_stratified_split
 
@@ -62,7 +63,7 @@ MANIFEST_COLUMNS = (
     "box_x0", "box_y0", "box_x1", "box_y1",
     "crop_x0", "crop_y0", "crop_x1", "crop_y1",
     "head_x0", "head_y0", "head_x1", "head_y1",
-    "object", "source_class", "image_width", "image_height", "annotation",
+    "object", "source_class", "image_width", "image_height", "annotation", "photo_group",
 )
 SKIPPED_COLUMNS = ("source", "object", "reason", "detail", "annotation")
 
@@ -85,6 +86,7 @@ class PrepareReport:
     crops: int = 0
     warnings: list[str] = field(default_factory=list)
     paths: dict[str, str] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)  # near-duplicate photo groups kept in one split
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,6 +100,10 @@ class PrepareReport:
             row = self.counts[s]
             lines.append(f"  {s:<6} {self.images.get(s, 0):>7} " + " ".join(f"{row.get(c, 0):>10}" for c in LABELS)
                          + f" {sum(row.values()):>7}")
+        if self.duplicates.get("groups"):
+            lines.append(f"near-duplicate photos: {self.duplicates['photos']} in {self.duplicates['groups']} groups, "
+                         f"each kept in one split; {self.duplicates['conflicting_heads']} heads labelled differently "
+                         "in a copy than in the group's first photo")
         if self.skipped:
             lines.append(f"skipped ({sum(self.skipped.values())} rows in {SKIPPED_NAME}; "
                          "image-level rows count once per image):")
@@ -199,6 +205,59 @@ def _fmt(v: float) -> str:
     return f"{v:.3f}".rstrip("0").rstrip(".") if isinstance(v, float) else str(v)
 
 
+def _photo_groups(records: Sequence, root: Path, spec: PreprocessSpec, max_distance: int | None) -> dict[Path, str]:
+    """Source image -> its near-duplicate group, named by the group's first photo (itself when alone).
+
+    An image that cannot be decoded here stays alone; cropping skips and counts it later.
+    """
+    images = list(dict.fromkeys(r.image for r in records))
+    if max_distance is None:
+        return {im: _rel(im, root) for im in images}
+    hashes, hashed = [], []
+    for im in images:
+        try:
+            hashes.append(photo_hash(spec.load_rgb(im)))
+            hashed.append(im)
+        except ImageDecodeError:
+            pass
+    first: dict[int, str] = {}
+    group_of = {im: _rel(im, root) for im in images}
+    for im, g in zip(hashed, duplicate_groups(hashes, max_distance)):
+        group_of[im] = first.setdefault(g, _rel(im, root))
+    return group_of
+
+
+def _iou(a: Sequence[float], b: Sequence[float]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(w, 0.0) * max(h, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _duplicate_counts(plans: Sequence[CropPlan], group_of: Mapping[Path, str]) -> dict[str, int]:
+    """Near-duplicate groups, their photos, and heads that two copies label differently.
+
+    A head of one copy matches a head of the group's first photo when their boxes, in fractions of
+    the image size (copies may be resized), overlap with IoU >= 0.5.
+    """
+    heads: dict[Path, list[tuple[str, tuple[float, ...]]]] = {}
+    for plan in plans:
+        w, h = plan.record.size
+        x0, y0, x1, y1 = plan.obj.box
+        heads.setdefault(plan.record.image, []).append((plan.obj.label, (x0 / w, y0 / h, x1 / w, y1 / h)))
+    members: dict[str, list[Path]] = {}
+    for image, group in group_of.items():
+        members.setdefault(group, []).append(image)
+    shared = [m for m in members.values() if len(m) > 1]
+    conflicts = 0
+    for first, *copies in shared:
+        for copy in copies:
+            for label, box in heads.get(copy, []):
+                conflicts += any(_iou(box, b) >= 0.5 and lab != label for lab, b in heads.get(first, []))
+    return {"groups": len(shared), "photos": sum(map(len, shared)), "conflicting_heads": conflicts}
+
+
 def _publish(tmp: Path, out: Path) -> None:
     """Move the finished ``tmp`` dir to ``out``, replacing an existing (empty or --force) ``out``."""
     if out.exists():
@@ -214,7 +273,7 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
                     min_side: float = DEFAULT_MIN_SIDE, class_map: Mapping[str, str] | ClassMap | None = None,
                     fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0, force: bool = False,
                     names: Sequence[str] | None = None, offset: float = 0.0, folds: int | None = None,
-                    fold: int = 0) -> PrepareReport:
+                    fold: int = 0, duplicate_distance: int | None = DEFAULT_MAX_DISTANCE) -> PrepareReport:
     """Crop every annotated head into ``out/{split}/{class}/`` and write manifest/skips/report.
 
     ``offset`` > 0 moves each crop window by a seeded random shift, uniform in [-offset, offset] x the
@@ -224,6 +283,10 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
     ``folds`` (with ``fold``) makes the split fold ``fold`` of a ``folds``-fold cross-validation by source
     photo: that fold's photos are the test split, and ``fractions``' train:val ratio divides the rest
     (``data.splitting.grouped_kfold_split``). The folds depend on ``seed``, not on ``fold``.
+
+    Near-duplicate photos (perceptual hashes within ``duplicate_distance`` bits; ``data.duplicates``)
+    form one group that the split keeps together, so a copy of a test photo cannot sit in train; the
+    manifest's ``photo_group`` column names each crop's group (its first photo). ``None`` turns this off.
 
     ``class_map`` entries override the default spellings (see ``data.annotations.DEFAULT_CLASS_MAP``).
     ``names`` are the YOLO class names by id (default: ``root/data.yaml``). Raises PrepareError for
@@ -240,6 +303,10 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
         raise PrepareError(f"--offset must be between 0 and --margin ({margin:g}) so the head stays in the crop, "
                            f"got {offset}")
     fr = _split_fractions(fractions)
+    if duplicate_distance is not None and (isinstance(duplicate_distance, bool) or not isinstance(duplicate_distance, int)
+                                           or not 0 <= duplicate_distance < 64):
+        raise PrepareError(f"--duplicate-distance must be an integer between 0 and 63 bits (or 'off'), "
+                           f"got {duplicate_distance!r}")
     if folds is not None:
         if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
             raise PrepareError(f"--folds must be an integer >= 2, got {folds!r}")
@@ -283,7 +350,8 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
         top = ", ".join(f"{r}: {n}" for r, n in skip_counts().most_common(5)) or "no objects at all"
         raise PrepareError(f"no usable crops in {root} ({top})")
 
-    groups, labels = [str(p.record.image) for p in plans], [p.obj.label for p in plans]
+    group_of = _photo_groups([p.record for p in plans], root, spec, duplicate_distance)
+    groups, labels = [group_of[p.record.image] for p in plans], [p.obj.label for p in plans]
     if folds is None:
         split = grouped_stratified_split(groups, labels, fr, seed=seed, split_names=SPLITS, unit="source image")
     else:
@@ -327,7 +395,7 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
                     **{f"head_{k}": _fmt(v) for k, v in zip(("x0", "y0", "x1", "y1"), plan.head)},
                     "object": plan.obj.index, "source_class": plan.obj.name,
                     "image_width": rec.size[0], "image_height": rec.size[1],
-                    "annotation": _rel(rec.annotation, root),
+                    "annotation": _rel(rec.annotation, root), "photo_group": group_of[rec.image],
                 })
         with open(tmp / MANIFEST_NAME, "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)
@@ -351,7 +419,7 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
         report = PrepareReport(
             root=str(root.resolve()), out=str(out.resolve()), format=fmt,
             settings={"format": fmt, "margin": margin, "offset": offset, "min_side": min_side, "fractions": dict(zip(SPLITS, fr)),
-                      "seed": seed, "folds": folds, "fold": fold if folds is not None else None,
+                      "seed": seed, "duplicate_distance": duplicate_distance, "folds": folds, "fold": fold if folds is not None else None,
                       "box_tolerance_px": BOX_TOLERANCE_PX, "class_map": cmap.to_dict(),
                       "class_index": {c: i for i, c in enumerate(LABELS)},
                       "yolo_names": parsed.class_names},
@@ -359,7 +427,7 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
             skipped=dict(sorted(skip_counts().items())),
             annotations_read=sum(1 for r in parsed.records if r.annotation is not None),
             objects_seen=sum(r.n_declared_objects for r in parsed.records),
-            crops=len(rows), warnings=warnings,
+            crops=len(rows), warnings=warnings, duplicates=_duplicate_counts(plans, group_of),
             paths={"manifest": str(out.resolve() / MANIFEST_NAME), "skipped": str(out.resolve() / SKIPPED_NAME),
                    "report": str(out.resolve() / REPORT_NAME),
                    **{s: str(out.resolve() / s) for s in SPLITS}},
@@ -381,6 +449,15 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def parse_duplicate_distance(text: str) -> int | None:
+    if text == "off":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bits or 'off', got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m data.prepare", description=__doc__.split("\n\n")[0])
     p.add_argument("--format", required=True, choices=("voc", "yolo"), help="annotation format")
@@ -398,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--names", help="YOLO class names by id, comma-separated (default: ROOT/data.yaml)")
     p.add_argument("--split", type=_floats, default=[0.7, 0.1, 0.2], help="train,val,test fractions (default 0.7,0.1,0.2)")
     p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    p.add_argument("--duplicate-distance", type=parse_duplicate_distance, default=DEFAULT_MAX_DISTANCE,
+                   help="photos whose perceptual hashes differ in at most this many of 64 bits are copies and "
+                        "share a split; 'off' splits every photo on its own (default %(default)s)")
     p.add_argument("--folds", type=int, help="cross-validation: split the photos into this many test folds; "
                                              "--split's train:val ratio divides the other folds")
     p.add_argument("--fold", type=int, default=0, help="with --folds: which fold is the test split (default 0)")
@@ -419,7 +499,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise PrepareError("--names only applies to --format yolo")
         report = prepare_dataset(args.root, args.out, args.format, margin=args.margin, min_side=args.min_side,
                                  class_map=cmap, fractions=args.split, seed=args.seed, force=args.force,
-                                 names=names, offset=args.offset, folds=args.folds, fold=args.fold)
+                                 names=names, offset=args.offset, folds=args.folds, fold=args.fold,
+                                 duplicate_distance=args.duplicate_distance)
     except (PrepareError, DatasetLayoutError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

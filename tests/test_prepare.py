@@ -9,6 +9,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -22,10 +23,14 @@ REAL_DATASET = Path(__file__).resolve().parents[2] / "shared/data/helmet-kaggle-
 
 # --- fixtures ----------------------------------------------------------------------------------
 
-def head_image(path: Path, size, boxes, color=(255, 0, 0)) -> None:
-    """Grey image with each (real-pixel) box painted solid ``color``."""
+def head_image(path: Path, size, boxes, color=(255, 0, 0), scene: int | None = None) -> None:
+    """Grey image with each (real-pixel) box painted solid ``color``. ``scene`` draws a seeded 4x4 grey
+    pattern as the background instead, so that photos differ (else they are near-duplicates)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     im = Image.new("RGB", size, (128, 128, 128))
+    if scene is not None:
+        levels = np.random.default_rng(scene).integers(40, 216, (4, 4), dtype=np.uint8)
+        im = Image.fromarray(levels).resize(size, Image.NEAREST).convert("RGB")
     d = ImageDraw.Draw(im)
     for x0, y0, x1, y1 in boxes:
         if x1 - 1 >= x0 and y1 - 1 >= y0:  # degenerate test boxes are not painted
@@ -33,10 +38,11 @@ def head_image(path: Path, size, boxes, color=(255, 0, 0)) -> None:
     im.save(path)
 
 
-def add_voc(root: Path, stem: str, objects, declared=(400, 300), real=(200, 150), filename=None, xml=None):
+def add_voc(root: Path, stem: str, objects, declared=(400, 300), real=(200, 150), filename=None, xml=None,
+            scene: int | None = None):
     sx, sy = real[0] / declared[0], real[1] / declared[1]
     head_image(root / "images" / f"{stem}.png", real,
-               [(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for _, b in objects])
+               [(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for _, b in objects], scene=scene)
     (root / "annotations").mkdir(parents=True, exist_ok=True)
     objs = "".join(f"<object><name>{n}</name><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin><xmax>{b[2]}</xmax>"
                    f"<ymax>{b[3]}</ymax></bndbox></object>" for n, b in objects)
@@ -46,11 +52,11 @@ def add_voc(root: Path, stem: str, objects, declared=(400, 300), real=(200, 150)
 
 
 def many_voc(root: Path, n=20) -> None:
-    """n photos, alternately 1-3 heads, mixed classes: enough groups for a meaningful split."""
+    """n different photos, alternately 1-3 heads, mixed classes: enough groups for a meaningful split."""
     for i in range(n):
         objs = [("With Helmet" if (i + k) % 3 else "Without Helmet", (20 + 60 * k, 20, 60 + 60 * k, 70))
                 for k in range(1 + i % 3)]
-        add_voc(root, f"img{i:02d}", objs)
+        add_voc(root, f"img{i:02d}", objs, scene=i)
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -306,6 +312,35 @@ def test_prepare_folds_make_every_crop_a_test_crop_once(tmp_path, capsys):
         assert main(["--format", "voc", "--root", str(root), "--out", str(tmp_path / "bad"), *args]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and msg in err, err
+
+
+def test_copies_of_a_photo_share_a_split_and_conflicting_labels_are_counted(tmp_path, capsys):
+    root = tmp_path / "src"
+    many_voc(root, 24)
+    heads = [("With Helmet", (20, 20, 60, 70))]
+    for copy, of, label in (("copy_a", 0, "With Helmet"), ("copy_b", 0, "Without Helmet"), ("copy_c", 7, "With Helmet")):
+        add_voc(root, copy, [(label, heads[0][1])], scene=of)     # same picture, another file
+    add_voc(root, "img00", heads, scene=0)
+    add_voc(root, "img07", heads, scene=7)
+    for seed in range(4):
+        report = prepare_dataset(root, tmp_path / f"s{seed}", "voc", seed=seed)
+        rows = {Path(r["source"]).stem: r for r in read_csv(report.paths["manifest"])}
+        assert rows["copy_a"]["split"] == rows["copy_b"]["split"] == rows["img00"]["split"]
+        assert rows["copy_c"]["split"] == rows["img07"]["split"]
+        assert rows["copy_a"]["photo_group"] == rows["img00"]["photo_group"] != rows["img07"]["photo_group"]
+        assert rows["img01"]["photo_group"] == rows["img01"]["source"]
+    assert report.duplicates == {"groups": 2, "photos": 5, "conflicting_heads": 1}
+    assert report.settings["duplicate_distance"] == 8
+    assert "near-duplicate photos: 5 in 2 groups" in report.summary()
+
+    apart = prepare_dataset(root, tmp_path / "off", "voc", duplicate_distance=None)
+    assert apart.duplicates["groups"] == 0
+    assert all(r["photo_group"] == r["source"] for r in read_csv(apart.paths["manifest"]))
+    assert main(["--format", "voc", "--root", str(root), "--out", str(tmp_path / "bad"), "--duplicate-distance", "64"]) == 2
+    assert "--duplicate-distance must be an integer between 0 and 63" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--format", "voc", "--root", str(root), "--out", str(tmp_path / "bad"), "--duplicate-distance", "some"])
+    assert exit_info.value.code == 2 and "expected a number of bits or 'off'" in capsys.readouterr().err
 
 
 # --- refusals and atomic output -----------------------------------------------------------------
