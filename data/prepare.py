@@ -227,6 +227,19 @@ def _photo_groups(records: Sequence, root: Path, spec: PreprocessSpec, max_dista
     return group_of
 
 
+def _leak_warnings(plans: Sequence[CropPlan], assignment: Sequence[int], copies: Mapping[Path, str]) -> list[str]:
+    """With duplicate grouping off: how many val/test photos have a near-duplicate in train."""
+    train = {copies[p.record.image] for p, s in zip(plans, assignment) if SPLITS[s] == "train"}
+    warnings = []
+    for name in SPLITS[1:]:
+        photos = {p.record.image for p, s in zip(plans, assignment) if SPLITS[s] == name}
+        leaked = sum(1 for im in photos if copies[im] in train)
+        if leaked:
+            warnings.append(f"{leaked} of {len(photos)} {name} photos have a near-duplicate in train "
+                            f"(--duplicate-distance off)")
+    return warnings
+
+
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
     w = min(a[2], b[2]) - max(a[0], b[0])
     h = min(a[3], b[3]) - max(a[1], b[1])
@@ -411,6 +424,9 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
                                 "reason": p.reason, "detail": p.detail, "annotation": _rel(rec.annotation, root)})
 
         warnings = list(split.warnings)
+        if duplicate_distance is None:
+            warnings += _leak_warnings(plans, split.assignment, _photo_groups([p.record for p in plans], root, spec,
+                                                                               DEFAULT_MAX_DISTANCE))
         for s in SPLITS:
             if fr[SPLITS.index(s)] > 0 and images_per_split[s]:
                 for c in LABELS:

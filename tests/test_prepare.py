@@ -333,8 +333,11 @@ def test_copies_of_a_photo_share_a_split_and_conflicting_labels_are_counted(tmp_
     assert report.settings["duplicate_distance"] == 8
     assert "near-duplicate photos: 5 in 2 groups" in report.summary()
 
-    apart = prepare_dataset(root, tmp_path / "off", "voc", duplicate_distance=None)
+    leaky = [prepare_dataset(root, tmp_path / f"off{seed}", "voc", seed=seed, duplicate_distance=None)
+             for seed in range(4)]
+    apart = leaky[0]
     assert apart.duplicates["groups"] == 0
+    assert any(any("have a near-duplicate in train (--duplicate-distance off)" in w for w in r.warnings) for r in leaky)
     assert all(r["photo_group"] == r["source"] for r in read_csv(apart.paths["manifest"]))
     assert main(["--format", "voc", "--root", str(root), "--out", str(tmp_path / "bad"), "--duplicate-distance", "64"]) == 2
     assert "--duplicate-distance must be an integer between 0 and 63" in capsys.readouterr().err
