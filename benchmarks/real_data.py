@@ -32,6 +32,8 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.latency import latency_ms  # noqa: E402
 from benchmarks.report import markdown_table, merge_results, model_results, write_results  # noqa: E402
+from data.duplicates import DEFAULT_MAX_DISTANCE  # noqa: E402
+from data.prepare import parse_duplicate_distance  # noqa: E402
 
 DEFAULT_ROOT = REPO.parent / "shared" / "data" / "helmet-kaggle-voc"
 DOCS_OVERLAYS = 3
@@ -130,6 +132,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--duplicate-distance", type=parse_duplicate_distance, default=DEFAULT_MAX_DISTANCE,
+                        help="data.prepare's near-duplicate grouping; 'off' is the photo split of the earlier "
+                             "results (it leaks copies of test photos into train)")
     parser.add_argument("--models", nargs="+", default=["slim_mobilenet", "mobilenet_v2"])
     parser.add_argument("--init", nargs="+", choices=INITS, default=list(INITS))
     parser.add_argument("--synthetic-runs", type=Path, default=REPO / "runs" / "synthetic_pipeline" / "runs",
@@ -152,7 +157,8 @@ def main() -> None:
         teacher = teacher_row(args.out / "real_data.json", args.teacher, args.work)
         distill = [f"--model.teacher_checkpoint={teacher['checkpoint']}"]
     crops = args.work / "crops"
-    prepared = prepare_dataset(args.root, crops, fmt="voc", seed=0, force=True)
+    prepared = prepare_dataset(args.root, crops, fmt="voc", seed=0, force=True,
+                               duplicate_distance=args.duplicate_distance)
     print(prepared.summary())
     results = {}
     for arch in args.models:

@@ -14,6 +14,7 @@ benchmarks/results/real_pointing.json and .md.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -90,8 +91,9 @@ def main() -> None:
     if not exports:
         parser.error(f"no export_*/model_int8.tflite in {args.work}: run benchmarks/real_data.py first")
     off_centre = args.work / "crops_off_centre"
+    centred = json.loads((args.work / "crops" / "prepare_report.json").read_text())["settings"]
     prepared = prepare_dataset(args.root, off_centre, fmt="voc", seed=0, margin=args.margin, offset=args.offset,
-                               force=True)
+                               force=True, duplicate_distance=centred.get("duplicate_distance"))  # the same split
     crop_sets = {"centred (margin 0.2)": args.work / "crops" / "test",
                  f"off-centre (margin {args.margin:g}, shift ≤ {args.offset:g})": off_centre / "test"}
     results = {export.name.removeprefix("export_"): {label: score(export, test_dir) for label, test_dir in crop_sets.items()}

@@ -29,6 +29,8 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.real_data import DEFAULT_ROOT, INITS, synthetic_checkpoint, train_real  # noqa: E402
 from benchmarks.report import merge_results, write_results  # noqa: E402
+from data.duplicates import DEFAULT_MAX_DISTANCE  # noqa: E402
+from data.prepare import parse_duplicate_distance  # noqa: E402
 
 
 def run_seed(arch: str, seed: int, crops: Path, work: Path, init_checkpoint: Path | None,
@@ -90,6 +92,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
+    parser.add_argument("--duplicate-distance", type=parse_duplicate_distance, default=DEFAULT_MAX_DISTANCE,
+                        help="data.prepare's near-duplicate grouping; 'off' is the photo split of the earlier "
+                             "results (it leaks copies of test photos into train)")
     parser.add_argument("--models", nargs="+", default=["slim_mobilenet"])
     parser.add_argument("--init", choices=INITS, default="synthetic")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -103,7 +108,8 @@ def main() -> None:
     if args.fit_overrides and not args.label:
         parser.error("fit overrides need a --label to name the variant")
     crops = args.work / "crops"
-    print(prepare_dataset(args.root, crops, fmt="voc", seed=0, force=True).summary())
+    print(prepare_dataset(args.root, crops, fmt="voc", seed=0, force=True,
+                               duplicate_distance=args.duplicate_distance).summary())
     results = {}
     for arch in args.models:
         name = f"{arch}_{args.init}" + (f"_{args.label}" if args.label else "")
