@@ -66,3 +66,25 @@ def test_mismatched_inputs_are_refused():
         cluster_bootstrap([0, 1], [0], {"m": [0, 1]})
     with pytest.raises(ValueError, match="at least one"):
         cluster_bootstrap([0, 1], [0, 1], {})
+
+
+def fold(k: int, labels, pytorch, int8, groups) -> dict:
+    return {"fold": k, "fit_seconds": 10.0 + k, "labels": labels, "groups": groups, "pytorch": pytorch,
+            "tflite_int8": int8, "balanced_accuracy": {"pytorch": 1.0, "tflite_int8": 1.0}, "int8_agreement": 1.0}
+
+
+def test_cross_validation_pools_folds_and_compares_models_only_on_the_same_crops():
+    from benchmarks.real_cv import compare_models, pool
+
+    a = fold(0, [0, 1, 0, 1], [0, 1, 0, 1], [0, 1, 1, 1], ["p", "p", "q", "r"])
+    b = fold(1, [0, 1], [0, 0], [0, 0], ["s", "t"])
+    pooled = pool([a, b])
+    assert pooled["crops"] == 6 and pooled["photo_groups"] == 5 and pooled["folds"] == [0, 1]
+    assert pooled["pytorch"]["balanced_accuracy"] == pytest.approx((1 + 2 / 3) / 2)
+    assert pooled["int8_agreement"] == pytest.approx(5 / 6)
+    assert pooled["tflite_int8"]["minus_pytorch"]["value"] == pytest.approx(
+        pooled["tflite_int8"]["balanced_accuracy"] - pooled["pytorch"]["balanced_accuracy"])
+    other = pool([a, fold(1, [0, 1], [0, 1], [0, 1], ["s", "u"])])
+    assert compare_models({"m1": pooled, "m2": pooled})["m2"]["value"] == 0.0
+    with pytest.raises(ValueError, match="not scored on the same crops"):
+        compare_models({"m1": pooled, "m2": other})
