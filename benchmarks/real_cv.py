@@ -101,18 +101,23 @@ def pool(folds: list[dict]) -> dict:
     }
 
 
-def compare_models(results: dict) -> dict:
-    """int8 balanced accuracy of every model minus the first one's, paired on the same photos."""
+def compare_models(results: dict, reference: str | None = None) -> dict:
+    """int8 balanced accuracy of every model minus the reference's (default: the first), paired on the same photos.
+
+    Rows scored on other crops (another split, e.g. ``_photo_split``) cannot be paired and are listed
+    under ``not_paired``."""
     names = [n for n, r in results.items() if not n.startswith("_") and "predictions" in r]
     if len(names) < 2:
         return {}
-    first = results[names[0]]["predictions"]
-    for n in names[1:]:
-        if results[n]["predictions"]["groups"] != first["groups"]:
-            raise ValueError(f"{n} and {names[0]} were not scored on the same crops")
+    reference = reference or names[0]
+    names.remove(reference)
+    names.insert(0, reference)
+    first = results[reference]["predictions"]
+    paired = [n for n in names if results[n]["predictions"]["groups"] == first["groups"]]
     stats = cluster_bootstrap(first["labels"], first["groups"],
-                              {n: results[n]["predictions"]["tflite_int8"] for n in names})
-    return {"reference": names[0], **{n: stats[n][f"minus_{names[0]}"] for n in names[1:]}}
+                              {n: results[n]["predictions"]["tflite_int8"] for n in paired})
+    return {"reference": names[0], **{n: stats[n][f"minus_{names[0]}"] for n in paired[1:]},
+            "not_paired": [n for n in names if n not in paired]}
 
 
 def _ci(stat: dict, scale: float = 1.0, fmt: str = ".3f") -> str:
@@ -134,7 +139,7 @@ def markdown(results: dict) -> str:
                      f"{', '.join(f'{v:.3f}' for v in r['int8_per_fold'])} | {r['fit_seconds_median']:.0f} |")
     comparison = results.get("_comparison") or {}
     for name, d in comparison.items():
-        if name != "reference":
+        if name not in ("reference", "not_paired"):
             lines.append(f"\nint8 {name} − {comparison['reference']}: {100 * d['value']:+.1f} pp "
                          f"(95 % CI {100 * d['ci'][0]:+.1f} to {100 * d['ci'][1]:+.1f}), paired on the same photos.")
     return "\n".join(lines)
@@ -183,8 +188,9 @@ def main() -> None:
                 overrides.append(f"--model.teacher_checkpoint={teacher}")
             folds.append(run_fold(arch, k, crops[k], args.work / name, init_checkpoint, overrides))
         results[name] = pool(folds)
+    reference = next(iter(results))
     results = merge_results(args.out / "real_cv.json", results)
-    results["_comparison"] = compare_models(results)
+    results["_comparison"] = compare_models(results, reference)
     write_results(args.out, "real_cv", results, markdown(results))
 
 

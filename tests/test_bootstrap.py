@@ -73,7 +73,7 @@ def fold(k: int, labels, pytorch, int8, groups) -> dict:
             "tflite_int8": int8, "balanced_accuracy": {"pytorch": 1.0, "tflite_int8": 1.0}, "int8_agreement": 1.0}
 
 
-def test_cross_validation_pools_folds_and_compares_models_only_on_the_same_crops():
+def test_cross_validation_pools_folds_and_pairs_models_only_on_the_same_crops():
     from benchmarks.real_cv import compare_models, pool
 
     a = fold(0, [0, 1, 0, 1], [0, 1, 0, 1], [0, 1, 1, 1], ["p", "p", "q", "r"])
@@ -86,5 +86,6 @@ def test_cross_validation_pools_folds_and_compares_models_only_on_the_same_crops
         pooled["tflite_int8"]["balanced_accuracy"] - pooled["pytorch"]["balanced_accuracy"])
     other = pool([a, fold(1, [0, 1], [0, 1], [0, 1], ["s", "u"])])
     assert compare_models({"m1": pooled, "m2": pooled})["m2"]["value"] == 0.0
-    with pytest.raises(ValueError, match="not scored on the same crops"):
-        compare_models({"m1": pooled, "m2": other})
+    comparison = compare_models({"m1": pooled, "m2": other, "m3": pooled})
+    assert "m2" not in comparison and comparison["not_paired"] == ["m2"] and comparison["m3"]["value"] == 0.0
+    assert compare_models({"m2": other, "m1": pooled, "m3": pooled}, reference="m1")["not_paired"] == ["m2"]
