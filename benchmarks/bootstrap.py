@@ -13,7 +13,11 @@ import numpy as np
 
 
 def balanced_accuracy(labels: np.ndarray, preds: np.ndarray, num_classes: int = 2) -> float:
-    """Mean per-class recall over the classes present in ``labels``."""
+    """Mean per-class recall over the classes present in ``labels``.
+
+    The same figure as torchmetrics' macro ``multiclass_accuracy`` (export.parity) whenever both classes
+    are present; a class absent from ``labels`` is left out here, where torchmetrics counts it as recall
+    0 if it is predicted, which would drag down the rare resample that lacks a class."""
     recalls = [float((preds[labels == c] == c).mean()) for c in range(num_classes) if (labels == c).any()]
     return float(np.mean(recalls))
 

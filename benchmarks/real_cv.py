@@ -43,22 +43,15 @@ from data.prepare import parse_duplicate_distance  # noqa: E402
 FOLD_FILE = "fold.json"
 
 
-def fold_predictions(export_dir: Path, crops: Path) -> dict:
-    """Per-crop labels, photo groups (near-duplicates share one) and PyTorch / int8 predictions on the test crops."""
-    from data.preprocessing import PreprocessSpec
-    from data.sources import load_labelled
-    from export.runtimes import TFLiteRunner, TorchRunner
-    from lightning_modules.checkpoint import load_classifier
-
-    spec = PreprocessSpec.load(export_dir)
-    test = load_labelled(str(crops), "test", spec)
+def fold_predictions(parity: dict, crops: Path) -> dict:
+    """Per-crop labels, photo groups (near-duplicates share one) and PyTorch / int8 predictions on the test
+    crops, from the export's parity report (the same images, already run through every artifact)."""
     with open(crops / "manifest.csv", newline="", encoding="utf-8") as f:
         group_of = {r["crop"]: r.get("photo_group") or r["source"] for r in csv.DictReader(f)}
-    crop_names = [Path(p).relative_to(crops).as_posix() for p in test.paths]
-    torch_logits = TorchRunner(load_classifier(export_dir / "model.pt").model, spec).logits(test.pixels)
-    int8_logits = TFLiteRunner(export_dir / "model_int8.tflite", spec).logits(test.pixels)
-    return {"crops": crop_names, "groups": [group_of[c] for c in crop_names], "labels": test.labels.tolist(),
-            "pytorch": torch_logits.argmax(1).tolist(), "tflite_int8": int8_logits.argmax(1).tolist()}
+    per_image = parity["per_image"]
+    crop_names = [Path(p).resolve().relative_to(crops.resolve()).as_posix() for p in per_image["paths"]]
+    return {"crops": crop_names, "groups": [group_of[c] for c in crop_names], "labels": per_image["labels"],
+            **{a: per_image["predicted"][a] for a in ("pytorch", "tflite_int8")}}
 
 
 def run_fold(arch: str, fold: int, crops: Path, work: Path, init_checkpoint: Path, overrides: list[str]) -> dict:
@@ -76,7 +69,7 @@ def run_fold(arch: str, fold: int, crops: Path, work: Path, init_checkpoint: Pat
               "fit_seconds": metrics["fit_seconds"],
               "balanced_accuracy": {a: artifacts[a]["balanced_accuracy"] for a in ("pytorch", "tflite_int8")},
               "int8_agreement": artifacts["tflite_int8"]["agreement_with_pytorch"],
-              **fold_predictions(export.out, crops)}
+              **fold_predictions(export.parity, crops)}
     done.write_text(json.dumps(result, indent=1) + "\n")
     return result
 

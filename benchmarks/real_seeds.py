@@ -109,7 +109,7 @@ def main() -> None:
         parser.error("fit overrides need a --label to name the variant")
     crops = args.work / "crops"
     print(prepare_dataset(args.root, crops, fmt="voc", seed=0, force=True,
-                               duplicate_distance=args.duplicate_distance).summary())
+                          duplicate_distance=args.duplicate_distance).summary())
     results = {}
     for arch in args.models:
         name = f"{arch}_{args.init}" + (f"_{args.label}" if args.label else "")

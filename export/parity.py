@@ -79,6 +79,8 @@ def run_parity(artifacts: Path, images: LabeledPixels, spec: PreprocessSpec, run
     int8, torch_row = rows["tflite_int8"], rows["pytorch"]
     return {
         "images": len(images),
+        "per_image": {"paths": [str(p) for p in images.paths], "labels": images.labels.tolist(),
+                      "predicted": {name: l.argmax(1).tolist() for name, l in logits.items()}},
         "class_counts": images.class_counts(),
         "skipped_images": len(images.skipped),
         "artifacts": rows,

@@ -47,6 +47,11 @@ def test_conversions_agree_numerically(tiny_export):
     checks = tiny_export.manifest["checks"]
     assert checks["onnx_vs_pytorch_max_abs_logit_diff"] < 1e-4
     assert checks["saved_model_vs_onnx_max_abs_logit_diff"] < 1e-4
+    per_image = tiny_export.parity["per_image"]
+    assert len(per_image["paths"]) == len(per_image["labels"]) == tiny_export.parity["images"]
+    for name, predicted in per_image["predicted"].items():  # per-image classes give the summary's figures
+        assert np.mean(np.array(predicted) == np.array(per_image["labels"])) == pytest.approx(
+            tiny_export.parity["artifacts"][name]["accuracy"], abs=1e-6)
     rows = tiny_export.parity["artifacts"]
     for name in ("onnx", "saved_model", "tflite_float32"):
         assert rows[name]["agreement_with_pytorch"] == 1.0, name
