@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from data.duplicates import duplicate_groups, photo_hash
 
@@ -35,6 +35,15 @@ def test_copies_are_grouped_and_different_photos_are_not():
     assert groups[4:] == list(range(1, 8))
 
 
+def test_a_mirrored_copy_is_grouped_in_either_order():
+    photo, other = scene(0), scene(1)
+    flipped = jpeg(ImageOps.mirror(photo), 70)
+    assert duplicate_groups([photo_hash(im) for im in (photo, other, flipped)]) == [0, 1, 0]
+    assert duplicate_groups([photo_hash(im) for im in (flipped, other, photo)]) == [0, 1, 0]
+    plain = [photo_hash(im)[0] for im in (photo, flipped)]  # without the mirror hashes they differ
+    assert duplicate_groups(plain) == [0, 1]
+
+
 def bits(flipped: list[int]) -> np.ndarray:
     h = np.zeros(64, dtype=bool)
     h[flipped] = True
@@ -54,3 +63,8 @@ def test_groups_are_transitive_and_numbered_by_first_member():
 def test_bad_distance_is_refused(bad):
     with pytest.raises(ValueError, match="max_distance must be an integer"):
         duplicate_groups([bits([])], max_distance=bad)
+
+
+def test_a_hash_of_the_wrong_size_is_refused():
+    with pytest.raises(ValueError, match="expected 64-bit hashes"):
+        duplicate_groups([np.zeros(32, dtype=bool)])
