@@ -2,6 +2,7 @@
 
     python benchmarks/real_cv.py [--models slim_mobilenet mobilenet_v2] [--folds 5]
         [--teacher mobilenet_v2] [--root ../shared/data/helmet-kaggle-voc] [--work runs/real_cv]
+        [--init synthetic|scratch] [--margin 0.2] [--label NAME -- FIT OVERRIDES...]
 
 The fixed split's 214 test crops (73 no_helmet) cannot tell 0.92 from 0.93: one no_helmet error is
 0.7 pp. Here the photos are split into ``--folds`` test folds (``data.prepare --folds K --fold k``,
@@ -14,8 +15,12 @@ which leaks copies of test photos into train). Intervals come from a bootstrap o
 same photos.
 
 ``--teacher mobilenet_v2`` distils each fold's model from the same fold's MobileNetV2 (run that model
-first), so no teacher has seen the fold's test photos; those rows are named ``<model>_distilled``, and
-rows split by photo only ``<model>_photo_split`` (give them their own --work).
+first), so no teacher has seen the fold's test photos; ``--teacher slim_mobilenet`` distils slim from
+slim. Arguments after ``--`` go to ``lightning_modules.fit`` on top of the real config, to
+cross-validate a variant of the recipe (e.g. ``--label no_smoothing -- --model.label_smoothing=0``).
+Every variant is its own row, named by ``row_name``:
+``<model>[_distilled_<teacher>][_scratch][_<label>][_margin<m>][_photo_split]``. Crops cut with another
+``--margin`` or split by photo only need their own --work; rows on the same heads are paired.
 A fold already finished in --work is read back, not retrained. Writes benchmarks/results/real_cv.json
 and real_cv.md.
 """
@@ -35,10 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bootstrap import cluster_bootstrap  # noqa: E402
-from benchmarks.real_data import DEFAULT_ROOT, synthetic_checkpoint, train_real  # noqa: E402
+from benchmarks.real_data import DEFAULT_ROOT, INITS, synthetic_checkpoint, train_real  # noqa: E402
 from benchmarks.report import merge_results, write_results  # noqa: E402
 from data.duplicates import DEFAULT_MAX_DISTANCE  # noqa: E402
-from data.prepare import parse_duplicate_distance  # noqa: E402
+from data.prepare import DEFAULT_MARGIN, parse_duplicate_distance  # noqa: E402
 
 FOLD_FILE = "fold.json"
 
@@ -90,7 +95,7 @@ def pool(folds: list[dict]) -> dict:
         "pytorch_per_fold": [f["balanced_accuracy"]["pytorch"] for f in folds],
         "int8_agreement_per_fold": [f["int8_agreement"] for f in folds],
         "fit_seconds_median": statistics.median(f["fit_seconds"] for f in folds),
-        "predictions": {"labels": labels, "groups": groups, **preds},
+        "predictions": {"crops": [c for f in folds for c in f["crops"]], "labels": labels, "groups": groups, **preds},
     }
 
 
@@ -106,11 +111,16 @@ def compare_models(results: dict, reference: str | None = None) -> dict:
     names.remove(reference)
     names.insert(0, reference)
     first = results[reference]["predictions"]
-    paired = [n for n in names if results[n]["predictions"]["groups"] == first["groups"]]
+    paired = [n for n in names if _heads(results[n]) == _heads(results[reference])]
     stats = cluster_bootstrap(first["labels"], first["groups"],
                               {n: results[n]["predictions"]["tflite_int8"] for n in paired})
     return {"reference": names[0], **{n: stats[n][f"minus_{names[0]}"] for n in paired[1:]},
             "not_paired": [n for n in names if n not in paired]}
+
+
+def _heads(row: dict) -> list[str]:
+    """Which heads a row's predictions are for, in order (results written before crops were kept: their photo groups)."""
+    return row["predictions"].get("crops", row["predictions"]["groups"])
 
 
 def _ci(stat: dict, scale: float = 1.0, fmt: str = ".3f") -> str:
@@ -138,9 +148,17 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    from data.prepare import prepare_dataset
+def row_name(arch: str, args: argparse.Namespace) -> str:
+    """The results row of a model and recipe variant; the default recipe is the bare model name."""
+    suffixes = [f"distilled_{args.teacher}" if args.teacher else "",
+                "scratch" if args.init == "scratch" else "",
+                args.label,
+                f"margin{args.margin:g}" if args.margin != DEFAULT_MARGIN else "",
+                "photo_split" if args.duplicate_distance is None else ""]
+    return "_".join([arch, *filter(None, suffixes)])
 
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=DEFAULT_ROOT)
     parser.add_argument("--models", nargs="+", default=["slim_mobilenet", "mobilenet_v2"])
@@ -149,11 +167,27 @@ def main() -> None:
     parser.add_argument("--duplicate-distance", type=parse_duplicate_distance, default=DEFAULT_MAX_DISTANCE,
                         help="data.prepare's near-duplicate grouping ('off': split by photo only)")
     parser.add_argument("--teacher", help="distil from the same fold's run of this model, e.g. mobilenet_v2")
+    parser.add_argument("--init", choices=INITS, default="synthetic",
+                        help="start from the model's synthetic run (default) or from random weights")
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="data.prepare's crop margin")
+    parser.add_argument("--label", default="", help="names a variant given by fit overrides after --")
+    parser.add_argument("fit_overrides", nargs="*", help="after --: passed to lightning_modules.fit")
     parser.add_argument("--synthetic-runs", type=Path, default=REPO / "runs" / "synthetic_pipeline" / "runs",
                         help="reuse synthetic runs from here when present (else train them)")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "real_cv")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--reference", default="slim_mobilenet",
+                        help="the row every other row is compared with (when absent: this run's first model)")
+    return parser
+
+
+def main() -> None:
+    from data.prepare import prepare_dataset
+
+    parser = build_parser()
     args = parser.parse_args()
+    if args.fit_overrides and not args.label:
+        parser.error("fit overrides need a --label to name the variant")
     fold_ids = args.only_folds if args.only_folds is not None else list(range(args.folds))
     crops = {}
     for k in fold_ids:
@@ -161,19 +195,21 @@ def main() -> None:
         report = crops[k] / "prepare_report.json"
         if not report.is_file():
             print(prepare_dataset(args.root, crops[k], fmt="voc", seed=0, folds=args.folds, fold=k, force=True,
-                                  duplicate_distance=args.duplicate_distance).summary())
+                                  duplicate_distance=args.duplicate_distance, margin=args.margin).summary())
             continue
         settings = json.loads(report.read_text())["settings"]
-        wanted = {"folds": args.folds, "fold": k, "duplicate_distance": args.duplicate_distance}
+        wanted = {"folds": args.folds, "fold": k, "duplicate_distance": args.duplicate_distance,
+                  "margin": args.margin}
         if any(settings.get(key) != value for key, value in wanted.items()):
             raise SystemExit(f"{crops[k]} was prepared with other settings than {wanted}: use another --work")
     results = {}
     for arch in args.models:
-        name = arch + ("_distilled" if args.teacher else "") + ("_photo_split" if args.duplicate_distance is None else "")
-        init_checkpoint = synthetic_checkpoint(arch, args.work, args.synthetic_runs)[0]
+        name = row_name(arch, args)
+        init_checkpoint = (synthetic_checkpoint(arch, args.work, args.synthetic_runs)[0]
+                           if args.init == "synthetic" else None)
         folds = []
         for k in fold_ids:
-            overrides = []
+            overrides = list(args.fit_overrides)
             if args.teacher:
                 teacher = args.work / args.teacher / f"fold{k}" / "export" / "model.pt"
                 if not teacher.is_file():
@@ -181,9 +217,9 @@ def main() -> None:
                 overrides.append(f"--model.teacher_checkpoint={teacher}")
             folds.append(run_fold(arch, k, crops[k], args.work / name, init_checkpoint, overrides))
         results[name] = pool(folds)
-    reference = next(iter(results))
+    first = next(iter(results))
     results = merge_results(args.out / "real_cv.json", results)
-    results["_comparison"] = compare_models(results, reference)
+    results["_comparison"] = compare_models(results, args.reference if args.reference in results else first)
     write_results(args.out, "real_cv", results, markdown(results))
 
 

@@ -68,8 +68,9 @@ def test_mismatched_inputs_are_refused():
         cluster_bootstrap([0, 1], [0, 1], {})
 
 
-def fold(k: int, labels, pytorch, int8, groups) -> dict:
-    return {"fold": k, "fit_seconds": 10.0 + k, "labels": labels, "groups": groups, "pytorch": pytorch,
+def fold(k: int, labels, pytorch, int8, groups, crops=None) -> dict:
+    crops = crops or [f"test/{k}_{i}.png" for i in range(len(labels))]
+    return {"fold": k, "fit_seconds": 10.0 + k, "crops": crops, "labels": labels, "groups": groups, "pytorch": pytorch,
             "tflite_int8": int8, "balanced_accuracy": {"pytorch": 1.0, "tflite_int8": 1.0}, "int8_agreement": 1.0}
 
 
@@ -84,8 +85,20 @@ def test_cross_validation_pools_folds_and_pairs_models_only_on_the_same_crops():
     assert pooled["int8_agreement"] == pytest.approx(5 / 6)
     assert pooled["tflite_int8"]["minus_pytorch"]["value"] == pytest.approx(
         pooled["tflite_int8"]["balanced_accuracy"] - pooled["pytorch"]["balanced_accuracy"])
-    other = pool([a, fold(1, [0, 1], [0, 1], [0, 1], ["s", "u"])])
+    other = pool([a, fold(1, [0, 1], [0, 1], [0, 1], ["s", "t"], crops=["test/1_0.png", "test/other.png"])])
     assert compare_models({"m1": pooled, "m2": pooled})["m2"]["value"] == 0.0
     comparison = compare_models({"m1": pooled, "m2": other, "m3": pooled})
     assert "m2" not in comparison and comparison["not_paired"] == ["m2"] and comparison["m3"]["value"] == 0.0
     assert compare_models({"m2": other, "m1": pooled, "m3": pooled}, reference="m1")["not_paired"] == ["m2"]
+
+
+def test_every_cross_validation_variant_gets_its_own_row():
+    from benchmarks.real_cv import build_parser, row_name
+
+    parse = build_parser().parse_args
+    assert row_name("slim_mobilenet", parse([])) == "slim_mobilenet"
+    variants = [["--teacher", "mobilenet_v2"], ["--teacher", "slim_mobilenet"], ["--init", "scratch"], ["--margin", "0.5"],
+                ["--duplicate-distance", "off"], ["--label", "ls0", "--", "--model.label_smoothing=0"]]
+    names = {row_name("slim_mobilenet", parse(v)) for v in variants}
+    assert len(names) == len(variants) and "slim_mobilenet" not in names
+    assert row_name("slim_mobilenet", parse(["--margin", "0.5"])) == "slim_mobilenet_margin0.5"
