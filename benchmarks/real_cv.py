@@ -19,8 +19,9 @@ first), so no teacher has seen the fold's test photos; ``--teacher slim_mobilene
 slim. Arguments after ``--`` go to ``lightning_modules.fit`` on top of the real config, to
 cross-validate a variant of the recipe (e.g. ``--label no_smoothing -- --model.label_smoothing=0``).
 Every variant is its own row, named by ``row_name``:
-``<model>[_distilled_<teacher>][_scratch][_<label>][_margin<m>][_photo_split]``. Crops cut with another
-``--margin`` or split by photo only need their own --work; rows on the same heads are paired.
+``<model>[_distilled_<teacher>][_scratch][_<label>][_margin<m>][_split<seed>][_photo_split]``. Crops cut
+with another ``--margin``, folds drawn with another ``--split-seed`` or split by photo only need their own
+--work; rows on the same heads are paired.
 A fold already finished in --work is read back, not retrained. Writes benchmarks/results/real_cv.json
 and real_cv.md.
 """
@@ -154,6 +155,7 @@ def row_name(arch: str, args: argparse.Namespace) -> str:
                 "scratch" if args.init == "scratch" else "",
                 args.label,
                 f"margin{args.margin:g}" if args.margin != DEFAULT_MARGIN else "",
+                f"split{args.split_seed}" if args.split_seed else "",
                 "photo_split" if args.duplicate_distance is None else ""]
     return "_".join([arch, *filter(None, suffixes)])
 
@@ -170,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--init", choices=INITS, default="synthetic",
                         help="start from the model's synthetic run (default) or from random weights")
     parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="data.prepare's crop margin")
+    parser.add_argument("--split-seed", type=int, default=0,
+                        help="data.prepare's seed, which draws the folds (another seed needs its own --work)")
     parser.add_argument("--label", default="", help="names a variant given by fit overrides after --")
     parser.add_argument("fit_overrides", nargs="*", help="after --: passed to lightning_modules.fit")
     parser.add_argument("--synthetic-runs", type=Path, default=REPO / "runs" / "synthetic_pipeline" / "runs",
@@ -194,12 +198,12 @@ def main() -> None:
         crops[k] = args.work / f"crops_fold{k}"
         report = crops[k] / "prepare_report.json"
         if not report.is_file():
-            print(prepare_dataset(args.root, crops[k], fmt="voc", seed=0, folds=args.folds, fold=k, force=True,
+            print(prepare_dataset(args.root, crops[k], fmt="voc", seed=args.split_seed, folds=args.folds, fold=k, force=True,
                                   duplicate_distance=args.duplicate_distance, margin=args.margin).summary())
             continue
         settings = json.loads(report.read_text())["settings"]
         wanted = {"folds": args.folds, "fold": k, "duplicate_distance": args.duplicate_distance,
-                  "margin": args.margin}
+                  "margin": args.margin, "seed": args.split_seed}
         if any(settings.get(key) != value for key, value in wanted.items()):
             raise SystemExit(f"{crops[k]} was prepared with other settings than {wanted}: use another --work")
     results = {}
