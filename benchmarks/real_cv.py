@@ -2,7 +2,7 @@
 
     python benchmarks/real_cv.py [--models slim_mobilenet mobilenet_v2] [--folds 5]
         [--teacher mobilenet_v2] [--root ../shared/data/helmet-kaggle-voc] [--work runs/real_cv]
-        [--init synthetic|scratch] [--margin 0.2] [--label NAME -- FIT OVERRIDES...]
+        [--init synthetic|scratch] [--margin 0.2] [--split-seed 0] [--label NAME -- FIT OVERRIDES...]
 
 The fixed split's 214 test crops (73 no_helmet) cannot tell 0.92 from 0.93: one no_helmet error is
 0.7 pp. Here the photos are split into ``--folds`` test folds (``data.prepare --folds K --fold k``,
@@ -21,7 +21,8 @@ cross-validate a variant of the recipe (e.g. ``--label no_smoothing -- --model.l
 Every variant is its own row, named by ``row_name``:
 ``<model>[_distilled_<teacher>][_scratch][_<label>][_margin<m>][_split<seed>][_photo_split]``. Crops cut
 with another ``--margin``, folds drawn with another ``--split-seed`` or split by photo only need their own
---work; rows on the same heads are paired.
+--work. Every row is compared with the ``--reference`` model's default-recipe row on the same folds
+(``slim_mobilenet``, ``slim_mobilenet_split1``, ...), paired on the same heads.
 A fold already finished in --work is read back, not retrained. Writes benchmarks/results/real_cv.json
 and real_cv.md.
 """
@@ -96,27 +97,73 @@ def pool(folds: list[dict]) -> dict:
         "pytorch_per_fold": [f["balanced_accuracy"]["pytorch"] for f in folds],
         "int8_agreement_per_fold": [f["int8_agreement"] for f in folds],
         "fit_seconds_median": statistics.median(f["fit_seconds"] for f in folds),
+        "fit_seconds_per_fold": [f["fit_seconds"] for f in folds],
         "predictions": {"crops": [c for f in folds for c in f["crops"]], "labels": labels, "groups": groups, **preds},
     }
 
 
-def compare_models(results: dict, reference: str | None = None) -> dict:
-    """int8 balanced accuracy of every model minus the reference's (default: the first), paired on the same photos.
+def compare_models(results: dict, reference: str = "slim_mobilenet") -> dict:
+    """int8 balanced accuracy of every row minus the ``reference`` model's default-recipe row on the same
+    folds (same split seed and grouping, default margin), paired on the same heads.
 
-    Rows scored on other crops (another split, e.g. ``_photo_split``) cannot be paired and are listed
-    under ``not_paired``."""
-    names = [n for n, r in results.items() if not n.startswith("_") and "predictions" in r]
-    if len(names) < 2:
-        return {}
-    reference = reference or names[0]
-    names.remove(reference)
-    names.insert(0, reference)
-    first = results[reference]["predictions"]
-    paired = [n for n in names if _heads(results[n]) == _heads(results[reference])]
-    stats = cluster_bootstrap(first["labels"], first["groups"],
-                              {n: results[n]["predictions"]["tflite_int8"] for n in paired})
-    return {"reference": names[0], **{n: stats[n][f"minus_{names[0]}"] for n in paired[1:]},
-            "not_paired": [n for n in names if n not in paired]}
+    A row whose reference row is absent or scored other heads is listed under ``not_paired``."""
+    by_reference: dict[str, list[str]] = {}
+    not_paired = []
+    for name, row in results.items():
+        if name.startswith("_") or "settings" not in row:
+            continue
+        ref = reference_row(reference, row["settings"])
+        if name == ref:
+            continue
+        if ref in results and _heads(results[ref]) == _heads(row):
+            by_reference.setdefault(ref, []).append(name)
+        else:
+            not_paired.append(name)
+    rows = {}
+    for ref, names in by_reference.items():
+        first = results[ref]["predictions"]
+        stats = cluster_bootstrap(first["labels"], first["groups"],
+                                  {n: results[n]["predictions"]["tflite_int8"] for n in [ref, *names]})
+        rows.update({n: {"reference": ref, **stats[n][f"minus_{ref}"]} for n in names})
+    return {"reference_model": reference, "rows": rows, "not_paired": not_paired}
+
+
+def across_splits(results: dict, reference: str = "slim_mobilenet") -> dict:
+    """Recipes cross-validated on several fold splits (``--split-seed``): int8 balanced accuracy over all
+    their splits (every head counted once per split, so the mean of the splits), and minus the
+    ``reference`` model's default recipe on the same splits, paired on the same heads. The bootstrap
+    draws photo groups, each with its heads in every split."""
+    recipes: dict[str, dict[int, str]] = {}
+    for name, row in results.items():
+        if not name.startswith("_") and "settings" in row:
+            settings = row["settings"]
+            recipe = row_name(settings["model"], argparse.Namespace(**{**settings, "split_seed": 0}))
+            recipes.setdefault(recipe, {})[settings["split_seed"]] = name
+    reference_rows = recipes.get(reference, {})
+    out = {}
+    for recipe, rows in recipes.items():
+        if len(rows) < 2 or not set(rows) <= set(reference_rows):
+            continue
+        seeds = sorted(rows)
+        pairs = [(results[reference_rows[seed]]["predictions"], results[rows[seed]]["predictions"]) for seed in seeds]
+        if any(ref.get("crops") != row.get("crops") for ref, row in pairs):
+            continue
+        labels = [y for ref, _ in pairs for y in ref["labels"]]
+        groups = [g for ref, _ in pairs for g in ref["groups"]]
+        ref_preds = [p for ref, _ in pairs for p in ref["tflite_int8"]]
+        row_preds = [p for _, row in pairs for p in row["tflite_int8"]]
+        stats = cluster_bootstrap(labels, groups, {reference: ref_preds, recipe: row_preds})
+        out[recipe] = {"split_seeds": seeds, "rows": [rows[seed] for seed in seeds], "crops": len(labels),
+                       "tflite_int8": {k: v for k, v in stats[recipe].items() if not k.startswith("minus_")},
+                       "minus_reference": stats[recipe].get(f"minus_{reference}") if recipe != reference else None}
+    return out
+
+
+def reference_row(reference: str, settings: dict) -> str:
+    """The row a variant is compared with: the reference model, default recipe, on the variant's folds."""
+    same_folds = argparse.Namespace(margin=DEFAULT_MARGIN, split_seed=settings["split_seed"],
+                                    duplicate_distance=settings["duplicate_distance"])
+    return reference + folds_suffix(same_folds)
 
 
 def _heads(row: dict) -> list[str]:
@@ -130,34 +177,61 @@ def _ci(stat: dict, scale: float = 1.0, fmt: str = ".3f") -> str:
 
 
 def markdown(results: dict) -> str:
-    lines = ["| model | folds | crops (photo groups) | int8 balanced acc. (95 % CI) | float balanced acc. (95 % CI) "
-             "| int8 − float, pp (95 % CI) | int8 agreement | int8 per fold | median training (s) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    comparison = (results.get("_comparison") or {}).get("rows", {})
+    lines = ["| row | folds | crops (photo groups) | int8 balanced acc. (95 % CI) | float balanced acc. (95 % CI) "
+             "| int8 − float, pp (95 % CI) | int8 − reference row, pp (paired 95 % CI) | int8 agreement "
+             "| int8 per fold | median training (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         if name.startswith("_"):
             continue
-        drop = r["tflite_int8"]["minus_pytorch"]
+        d = comparison.get(name)
+        versus = f"{_pp(d)} vs {d['reference']}" if d else "–"
         lines.append(f"| {name} | {len(r['folds'])} | {r['crops']} ({r['photo_groups']}) | {_ci(r['tflite_int8'])} | "
-                     f"{_ci(r['pytorch'])} | {100 * drop['value']:+.1f} ({100 * drop['ci'][0]:+.1f} to "
-                     f"{100 * drop['ci'][1]:+.1f}) | {100 * r['int8_agreement']:.1f} % | "
+                     f"{_ci(r['pytorch'])} | {_pp(r['tflite_int8']['minus_pytorch'])} | {versus} | "
+                     f"{100 * r['int8_agreement']:.1f} % | "
                      f"{', '.join(f'{v:.3f}' for v in r['int8_per_fold'])} | {r['fit_seconds_median']:.0f} |")
-    comparison = results.get("_comparison") or {}
-    for name, d in comparison.items():
-        if name not in ("reference", "not_paired"):
-            lines.append(f"\nint8 {name} − {comparison['reference']}: {100 * d['value']:+.1f} pp "
-                         f"(95 % CI {100 * d['ci'][0]:+.1f} to {100 * d['ci'][1]:+.1f}), paired on the same photos.")
+    repeated = results.get("_across_splits") or {}
+    if repeated:
+        lines += ["", "Over several fold splits (`--split-seed`), each head counted once per split:", "",
+                  "| recipe | fold splits (seeds) | int8 balanced acc. (95 % CI) | int8 − reference recipe, pp "
+                  "(paired 95 % CI) |", "|---|---|---|---|"]
+        for recipe, r in repeated.items():
+            versus = _pp(r["minus_reference"]) if r["minus_reference"] else "–"
+            lines.append(f"| {recipe} | {', '.join(map(str, r['split_seeds']))} | {_ci(r['tflite_int8'])} | {versus} |")
     return "\n".join(lines)
+
+
+def _pp(d: dict) -> str:
+    return f"{100 * d['value']:+.1f} ({100 * d['ci'][0]:+.1f} to {100 * d['ci'][1]:+.1f})"
 
 
 def row_name(arch: str, args: argparse.Namespace) -> str:
     """The results row of a model and recipe variant; the default recipe is the bare model name."""
-    suffixes = [f"distilled_{args.teacher}" if args.teacher else "",
-                "scratch" if args.init == "scratch" else "",
-                args.label,
-                f"margin{args.margin:g}" if args.margin != DEFAULT_MARGIN else "",
+    recipe = [f"distilled_{args.teacher}" if args.teacher else "",
+              "scratch" if args.init == "scratch" else "",
+              args.label]
+    return "_".join([arch, *filter(None, recipe)]) + folds_suffix(args)
+
+
+def teacher_row(args: argparse.Namespace) -> str:
+    """The row ``--teacher`` names: that model or recipe on the same crops and folds as the student."""
+    return args.teacher + folds_suffix(args)
+
+
+def folds_suffix(args: argparse.Namespace) -> str:
+    """What every row name on other crops or folds than the default ones ends with."""
+    suffixes = [f"margin{args.margin:g}" if args.margin != DEFAULT_MARGIN else "",
                 f"split{args.split_seed}" if args.split_seed else "",
                 "photo_split" if args.duplicate_distance is None else ""]
-    return "_".join([arch, *filter(None, suffixes)])
+    return "".join(f"_{s}" for s in suffixes if s)
+
+
+def row_settings(arch: str, args: argparse.Namespace) -> dict:
+    """What a row was run with, kept in the results: the recipe, and the crops and folds it was scored on."""
+    return {"model": arch, "teacher": args.teacher, "init": args.init, "label": args.label,
+            "fit_overrides": args.fit_overrides, "margin": args.margin, "split_seed": args.split_seed,
+            "folds": args.folds, "duplicate_distance": args.duplicate_distance}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--only-folds", type=int, nargs="+", help="run just these folds (default: all)")
     parser.add_argument("--duplicate-distance", type=parse_duplicate_distance, default=DEFAULT_MAX_DISTANCE,
                         help="data.prepare's near-duplicate grouping ('off': split by photo only)")
-    parser.add_argument("--teacher", help="distil from the same fold's run of this model, e.g. mobilenet_v2")
+    parser.add_argument("--teacher", help="distil from the same fold's run of this row in --work, named without "
+                        "its folds suffix (e.g. mobilenet_v2, or slim_mobilenet with --split-seed 1)")
     parser.add_argument("--init", choices=INITS, default="synthetic",
                         help="start from the model's synthetic run (default) or from random weights")
     parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="data.prepare's crop margin")
@@ -181,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "real_cv")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     parser.add_argument("--reference", default="slim_mobilenet",
-                        help="the row every other row is compared with (when absent: this run's first model)")
+                        help="every row is compared with this model's default-recipe row on the same folds")
     return parser
 
 
@@ -215,15 +290,15 @@ def main() -> None:
         for k in fold_ids:
             overrides = list(args.fit_overrides)
             if args.teacher:
-                teacher = args.work / args.teacher / f"fold{k}" / "export" / "model.pt"
+                teacher = args.work / teacher_row(args) / f"fold{k}" / "export" / "model.pt"
                 if not teacher.is_file():
                     raise SystemExit(f"--teacher {args.teacher}: fold {k} has no {teacher}; run that model first")
                 overrides.append(f"--model.teacher_checkpoint={teacher}")
             folds.append(run_fold(arch, k, crops[k], args.work / name, init_checkpoint, overrides))
-        results[name] = pool(folds)
-    first = next(iter(results))
+        results[name] = {"settings": row_settings(arch, args), **pool(folds)}
     results = merge_results(args.out / "real_cv.json", results)
-    results["_comparison"] = compare_models(results, args.reference if args.reference in results else first)
+    results["_comparison"] = compare_models(results, args.reference)
+    results["_across_splits"] = across_splits(results, args.reference)
     write_results(args.out, "real_cv", results, markdown(results))
 
 

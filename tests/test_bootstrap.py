@@ -74,22 +74,61 @@ def fold(k: int, labels, pytorch, int8, groups, crops=None) -> dict:
             "tflite_int8": int8, "balanced_accuracy": {"pytorch": 1.0, "tflite_int8": 1.0}, "int8_agreement": 1.0}
 
 
-def test_cross_validation_pools_folds_and_pairs_models_only_on_the_same_crops():
-    from benchmarks.real_cv import compare_models, pool
+def test_cross_validation_pools_folds():
+    from benchmarks.real_cv import pool
 
-    a = fold(0, [0, 1, 0, 1], [0, 1, 0, 1], [0, 1, 1, 1], ["p", "p", "q", "r"])
-    b = fold(1, [0, 1], [0, 0], [0, 0], ["s", "t"])
-    pooled = pool([a, b])
+    pooled = pool([fold(0, [0, 1, 0, 1], [0, 1, 0, 1], [0, 1, 1, 1], ["p", "p", "q", "r"]),
+                   fold(1, [0, 1], [0, 0], [0, 0], ["s", "t"])])
     assert pooled["crops"] == 6 and pooled["photo_groups"] == 5 and pooled["folds"] == [0, 1]
     assert pooled["pytorch"]["balanced_accuracy"] == pytest.approx((1 + 2 / 3) / 2)
     assert pooled["int8_agreement"] == pytest.approx(5 / 6)
     assert pooled["tflite_int8"]["minus_pytorch"]["value"] == pytest.approx(
         pooled["tflite_int8"]["balanced_accuracy"] - pooled["pytorch"]["balanced_accuracy"])
-    other = pool([a, fold(1, [0, 1], [0, 1], [0, 1], ["s", "t"], crops=["test/1_0.png", "test/other.png"])])
-    assert compare_models({"m1": pooled, "m2": pooled})["m2"]["value"] == 0.0
-    comparison = compare_models({"m1": pooled, "m2": other, "m3": pooled})
-    assert "m2" not in comparison and comparison["not_paired"] == ["m2"] and comparison["m3"]["value"] == 0.0
-    assert compare_models({"m2": other, "m1": pooled, "m3": pooled}, reference="m1")["not_paired"] == ["m2"]
+    assert pooled["fit_seconds_per_fold"] == [10.0, 11.0] and pooled["fit_seconds_median"] == 10.5
+
+
+def test_every_row_is_compared_with_the_reference_model_on_its_own_folds_and_heads():
+    from benchmarks.real_cv import across_splits, build_parser, compare_models, pool, row_name, row_settings
+
+    labels = [0, 1, 0, 1, 0, 1]
+    crops = [f"test/{i}.png" for i in range(6)]
+    split0 = {"crops": crops, "labels": labels, "groups": list("ppqrst")}
+    split1 = {k: v[::-1] for k, v in split0.items()}     # the same heads, other folds: another order
+
+    def row(arch, argv, split, int8, crops=None):
+        args = build_parser().parse_args(argv)
+        folds = [fold(0, split["labels"], int8, int8, split["groups"], crops or split["crops"])]
+        return row_name(arch, args), {"settings": row_settings(arch, args), **pool(folds)}
+
+    perfect, one_error = labels, [1, 1, 0, 1, 0, 1]
+    results = dict([
+        row("slim_mobilenet", [], split0, one_error),
+        row("slim_mobilenet", ["--teacher", "slim_mobilenet"], split0, perfect),
+        row("slim_mobilenet", ["--margin", "0.5"], split0, one_error),
+        row("slim_mobilenet", ["--split-seed", "1"], split1, perfect[::-1]),
+        row("slim_mobilenet", ["--split-seed", "1", "--teacher", "slim_mobilenet"], split1, one_error[::-1]),
+        row("mobilenet_v2", ["--duplicate-distance", "off"], split0, perfect),          # no slim row on its folds
+        row("mobilenet_v2", ["--label", "other_heads", "--", "--x=1"], split0, perfect, crops[::-1]),
+    ])
+    comparison = compare_models(results)
+    rows = comparison["rows"]
+    assert set(rows) == {"slim_mobilenet_distilled_slim_mobilenet", "slim_mobilenet_margin0.5",
+                         "slim_mobilenet_distilled_slim_mobilenet_split1"}
+    assert rows["slim_mobilenet_distilled_slim_mobilenet"]["reference"] == "slim_mobilenet"
+    assert rows["slim_mobilenet_distilled_slim_mobilenet"]["value"] == pytest.approx(1 - (2 / 3 + 1) / 2)
+    margin = rows["slim_mobilenet_margin0.5"]
+    assert margin["reference"] == "slim_mobilenet" and margin["value"] == 0.0
+    split1_row = rows["slim_mobilenet_distilled_slim_mobilenet_split1"]
+    assert split1_row["reference"] == "slim_mobilenet_split1" and split1_row["value"] < 0
+    assert comparison["not_paired"] == ["mobilenet_v2_photo_split", "mobilenet_v2_other_heads"]
+
+    repeated = across_splits(results)        # recipes run on fold splits 0 and 1, heads counted once per split
+    assert set(repeated) == {"slim_mobilenet", "slim_mobilenet_distilled_slim_mobilenet"}
+    slim, distilled = repeated["slim_mobilenet"], repeated["slim_mobilenet_distilled_slim_mobilenet"]
+    assert slim["split_seeds"] == [0, 1] and slim["crops"] == 12 and slim["minus_reference"] is None
+    assert slim["tflite_int8"]["balanced_accuracy"] == pytest.approx(((2 / 3 + 1) / 2 + 1) / 2)
+    assert distilled["rows"] == ["slim_mobilenet_distilled_slim_mobilenet", "slim_mobilenet_distilled_slim_mobilenet_split1"]
+    assert distilled["minus_reference"]["value"] == pytest.approx(0.0)   # +1 error on split 1 cancels -1 on split 0
 
 
 def test_every_cross_validation_variant_gets_its_own_row():
@@ -102,3 +141,15 @@ def test_every_cross_validation_variant_gets_its_own_row():
     names = {row_name("slim_mobilenet", parse(v)) for v in variants}
     assert len(names) == len(variants) and "slim_mobilenet" not in names
     assert row_name("slim_mobilenet", parse(["--margin", "0.5"])) == "slim_mobilenet_margin0.5"
+
+
+def test_a_teacher_is_the_row_of_its_model_on_the_students_folds():
+    from benchmarks.real_cv import build_parser, row_name, teacher_row
+
+    parse = build_parser().parse_args
+    for folds in ([], ["--split-seed", "1"], ["--margin", "0.5", "--duplicate-distance", "off"]):
+        student = parse([*folds, "--teacher", "slim_mobilenet"])
+        assert teacher_row(student) == row_name("slim_mobilenet", parse(folds))
+        assert row_name("slim_mobilenet", student).startswith("slim_mobilenet_distilled_slim_mobilenet")
+    second_generation = parse(["--split-seed", "1", "--teacher", "slim_mobilenet_distilled_slim_mobilenet"])
+    assert teacher_row(second_generation) == "slim_mobilenet_distilled_slim_mobilenet_split1"
