@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .augment import AugmentConfig, build_transforms
 from .preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
-from .sources import SPLITS, SYNTHETIC, LabeledPixels, load_split
+from .sources import SPLITS, SYNTHETIC, LabeledPixels, load_split, stratified_subset
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class HelmetDataModule(pl.LightningDataModule):
         seed: int = 0,
         synthetic_counts: dict[str, int] | None = None,
         augment: AugmentConfig | None = None,
+        train_fraction: float = 1.0,
     ):
         """
         Args:
@@ -50,6 +51,8 @@ class HelmetDataModule(pl.LightningDataModule):
             image_size: square input side in pixels; stored with every checkpoint.
             synthetic_counts: images per split for the synthetic source, e.g. {"train": 3000}.
             augment: training augmentation (transforms v2); None or enabled=False disables it.
+            train_fraction: train on this seeded share of each class's training images (a learning curve);
+                val and test stay whole.
         """
         super().__init__()
         if source != SYNTHETIC:
@@ -65,6 +68,9 @@ class HelmetDataModule(pl.LightningDataModule):
             if split not in self.data:
                 self.data[split] = load_split(self.hparams.source, split, self.spec, self.hparams.seed,
                                               self.hparams.synthetic_counts)
+                if split == "train" and self.hparams.train_fraction != 1:
+                    self.data[split] = stratified_subset(self.data[split], self.hparams.train_fraction,
+                                                         self.hparams.seed)
                 log.info("%s: %d images %s", split, len(self.data[split]), self.data[split].class_counts())
 
     def class_counts(self, split: str = "train") -> dict[str, int]:

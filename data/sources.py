@@ -38,6 +38,20 @@ class LabeledPixels:
         return {name: int((self.labels == i).sum()) for i, name in enumerate(LABELS)}
 
 
+def stratified_subset(data: LabeledPixels, fraction: float, seed: int = 0) -> LabeledPixels:
+    """A seeded random ``fraction`` of each class's images (at least one per class), in their original order."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    rng = np.random.default_rng(seed)
+    keep = []
+    for label in np.unique(data.labels):
+        members = np.flatnonzero(data.labels == label)
+        keep.extend(rng.choice(members, size=max(1, round(fraction * len(members))), replace=False))
+    keep = np.sort(keep)
+    return LabeledPixels(data.pixels[keep], data.labels[keep],
+                         [data.paths[i] for i in keep] if data.paths else [], data.skipped)
+
+
 def synthetic_split(split: str, spec: PreprocessSpec, seed: int = 0,
                     counts: dict[str, int] | None = None, limit: int | None = None) -> LabeledPixels:
     """A split of the built-in synthetic data (its first ``limit`` images); splits use disjoint image indices."""

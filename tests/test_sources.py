@@ -5,7 +5,7 @@ from PIL import Image
 
 from data.datamodule import HelmetDataModule
 from data.preprocessing import PreprocessSpec
-from data.sources import DataLayoutError, load_labelled, load_split, scan_imagefolder
+from data.sources import DataLayoutError, load_labelled, load_split, scan_imagefolder, stratified_subset
 
 SPEC = PreprocessSpec(input_size=32)
 
@@ -99,3 +99,27 @@ def test_datamodule_yields_float_batches_in_unit_range():
     xv, _ = next(iter(dm.val_dataloader()))
     expected = torch.from_numpy(dm.data["val"].pixels[:8]).permute(0, 3, 1, 2).float() / 255
     assert torch.allclose(xv, expected)  # no augmentation outside training
+
+
+def test_a_train_fraction_keeps_a_seeded_share_of_each_class_and_leaves_val_and_test_whole():
+    counts = {"train": 40, "val": 8, "test": 8}
+    whole = HelmetDataModule(image_size=32, synthetic_counts=counts)
+    half = HelmetDataModule(image_size=32, synthetic_counts=counts, train_fraction=0.5)
+    whole.setup(), half.setup()
+    per_class = whole.class_counts("train")
+    assert half.class_counts("train") == {k: round(v / 2) for k, v in per_class.items()}
+    kept = {p.tobytes() for p in half.data["train"].pixels}
+    assert kept <= {p.tobytes() for p in whole.data["train"].pixels}
+    again = stratified_subset(whole.data["train"], 0.5, seed=0)
+    assert np.array_equal(again.pixels, half.data["train"].pixels)
+    assert not np.array_equal(stratified_subset(whole.data["train"], 0.5, seed=1).pixels, again.pixels)
+    for split in ("val", "test"):
+        assert np.array_equal(half.data[split].pixels, whole.data[split].pixels)
+    assert min(stratified_subset(whole.data["train"], 0.01).class_counts().values()) == 1
+
+
+@pytest.mark.parametrize("fraction", [0.0, -0.5, 1.5, float("nan")])
+def test_a_train_fraction_outside_0_to_1_is_refused(fraction):
+    data = HelmetDataModule(image_size=32, synthetic_counts={"train": 8, "val": 4, "test": 4}, train_fraction=fraction)
+    with pytest.raises(ValueError, match="fraction must be in"):
+        data.setup()
