@@ -10,8 +10,9 @@ its run on the built-in synthetic data ("synthetic": no external data or weights
 taken from --synthetic-runs (as left by benchmarks/synthetic_pipeline.py) when present, else trained
 here with configs/<model>.yaml; its time counts towards the model's training budget.
 ``--teacher NAME`` distils the models trained here from an earlier row of the results (its exported
-PyTorch checkpoint, e.g. mobilenet_v2_synthetic); their rows are named ``<model>_<init>_distilled`` and
-record the teacher's own training time. ``--rescore-explanations`` re-runs only the Grad-CAM scoring of
+PyTorch checkpoint, e.g. mobilenet_v2_synthetic); their rows are named ``<model>_<init>_distilled``
+(``_self_distilled`` when the teacher is the same model and init: a born-again network) and record the
+teacher's own training time. ``--rescore-explanations`` re-runs only the Grad-CAM scoring of
 the rows already in the results, on their exported models in --work (no training, no export), so that
 a new explanation metric reaches old rows.
 Writes benchmarks/results/real_data.json and real_data.md (the README's real-photo results) and a few
@@ -103,6 +104,14 @@ def rescore_explanations(results: dict, work: Path) -> dict:
     return rescored
 
 
+def row_name(arch: str, init: str, teacher: str | None) -> str:
+    """``<model>_<init>``, then ``_self_distilled`` if its teacher is the same model and init, else ``_distilled``."""
+    name = f"{arch}_{init}"
+    if not teacher:
+        return name
+    return name + ("_self_distilled" if teacher == name else "_distilled")
+
+
 def teacher_row(results_path: Path, name: str, work: Path) -> dict:
     """The exported checkpoint and training seconds of an earlier row of real_data.json."""
     rows = json.loads(results_path.read_text()) if results_path.is_file() else {}
@@ -163,7 +172,7 @@ def main() -> None:
     results = {}
     for arch in args.models:
         for init in args.init:
-            name = f"{arch}_{init}" + ("_distilled" if teacher else "")
+            name = row_name(arch, init, args.teacher)
             pretrained, pretrain_seconds = (synthetic_checkpoint(arch, args.work, args.synthetic_runs)
                                             if init == "synthetic" else (None, None))
             results[name] = run_model(arch, name, crops, args.work, pretrained, *distill)

@@ -153,3 +153,11 @@ def test_a_teacher_is_the_row_of_its_model_on_the_students_folds():
         assert row_name("slim_mobilenet", student).startswith("slim_mobilenet_distilled_slim_mobilenet")
     second_generation = parse(["--split-seed", "1", "--teacher", "slim_mobilenet_distilled_slim_mobilenet"])
     assert teacher_row(second_generation) == "slim_mobilenet_distilled_slim_mobilenet_split1"
+
+
+def test_a_one_split_row_says_whether_it_was_distilled_from_itself():
+    from benchmarks.real_data import row_name
+
+    assert row_name("slim_mobilenet", "synthetic", None) == "slim_mobilenet_synthetic"
+    assert row_name("slim_mobilenet", "synthetic", "mobilenet_v2_synthetic") == "slim_mobilenet_synthetic_distilled"
+    assert row_name("slim_mobilenet", "synthetic", "slim_mobilenet_synthetic") == "slim_mobilenet_synthetic_self_distilled"
