@@ -24,7 +24,8 @@ with another ``--margin``, folds drawn with another ``--split-seed`` or split by
 --work. Every row is compared with the ``--reference`` model's default-recipe row on the same folds
 (``slim_mobilenet``, ``slim_mobilenet_split1``, ...), paired on the same heads.
 A fold already finished in --work is read back, not retrained. Writes benchmarks/results/real_cv.json
-and real_cv.md.
+and real_cv.md; each row's pooled per-crop predictions, which the pairing needs, go to
+``<work>/<row>/predictions.json``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from data.duplicates import DEFAULT_MAX_DISTANCE  # noqa: E402
 from data.prepare import DEFAULT_MARGIN, parse_duplicate_distance  # noqa: E402
 
 FOLD_FILE = "fold.json"
+PREDICTIONS_FILE = "predictions.json"
 
 
 def fold_predictions(parity: dict, crops: Path) -> dict:
@@ -296,10 +298,27 @@ def main() -> None:
                 overrides.append(f"--model.teacher_checkpoint={teacher}")
             folds.append(run_fold(arch, k, crops[k], args.work / name, init_checkpoint, overrides))
         results[name] = {"settings": row_settings(arch, args), **pool(folds)}
+        predictions = args.work / name / PREDICTIONS_FILE
+        predictions.write_text(json.dumps(results[name]["predictions"]) + "\n")
+        predictions = predictions.resolve()
+        results[name]["predictions_file"] = str(predictions.relative_to(REPO) if predictions.is_relative_to(REPO)
+                                                else predictions)
     results = merge_results(args.out / "real_cv.json", results)
+    for name, row in results.items():
+        if not name.startswith("_") and "predictions" not in row:
+            row["predictions"] = load_predictions(name, row)
     results["_comparison"] = compare_models(results, args.reference)
     results["_across_splits"] = across_splits(results, args.reference)
-    write_results(args.out, "real_cv", results, markdown(results))
+    summary = {name: {k: v for k, v in row.items() if k != "predictions"} for name, row in results.items()}
+    write_results(args.out, "real_cv", summary, markdown(results))
+
+
+def load_predictions(name: str, row: dict) -> dict:
+    """A row's per-crop predictions, kept next to its folds in --work (too large for the results file)."""
+    path = REPO / row.get("predictions_file", "")
+    if not path.is_file():
+        raise SystemExit(f"{name}: no per-crop predictions at {path}; re-run its real_cv.py command to pool them")
+    return json.loads(path.read_text())
 
 
 if __name__ == "__main__":

@@ -161,3 +161,12 @@ def test_a_one_split_row_says_whether_it_was_distilled_from_itself():
     assert row_name("slim_mobilenet", "synthetic", None) == "slim_mobilenet_synthetic"
     assert row_name("slim_mobilenet", "synthetic", "mobilenet_v2_synthetic") == "slim_mobilenet_synthetic_distilled"
     assert row_name("slim_mobilenet", "synthetic", "slim_mobilenet_synthetic") == "slim_mobilenet_synthetic_self_distilled"
+
+
+def test_a_row_whose_predictions_file_is_missing_is_named(tmp_path):
+    from benchmarks.real_cv import load_predictions
+
+    with pytest.raises(SystemExit, match="slim_mobilenet: no per-crop predictions"):
+        load_predictions("slim_mobilenet", {"predictions_file": str(tmp_path / "predictions.json")})
+    (tmp_path / "predictions.json").write_text('{"crops": ["a.png"]}')
+    assert load_predictions("slim_mobilenet", {"predictions_file": str(tmp_path / "predictions.json")}) == {"crops": ["a.png"]}
