@@ -1,0 +1,7 @@
+"""``python -m data.synthetic``: see ``data.synthetic.main``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
