@@ -7,7 +7,7 @@ resamples single items, which would make the interval too narrow here.
 
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from typing import Hashable, Iterator, Sequence
 
 import numpy as np
 
@@ -20,6 +20,18 @@ def balanced_accuracy(labels: np.ndarray, preds: np.ndarray, num_classes: int = 
     0 if it is predicted, which would drag down the rare resample that lacks a class."""
     recalls = [float((preds[labels == c] == c).mean()) for c in range(num_classes) if (labels == c).any()]
     return float(np.mean(recalls))
+
+
+def cluster_resamples(groups: Sequence[Hashable], resamples: int, seed: int = 0) -> Iterator[np.ndarray]:
+    """Item indices of ``resamples`` bootstrap samples that draw whole groups with replacement."""
+    group_ids = {g: i for i, g in enumerate(dict.fromkeys(groups))}
+    members = [[] for _ in group_ids]
+    for item, g in enumerate(groups):
+        members[group_ids[g]].append(item)
+    members = [np.asarray(m) for m in members]
+    rng = np.random.default_rng(seed)
+    for _ in range(resamples):
+        yield np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
 
 
 def cluster_bootstrap(labels: Sequence[int], groups: Sequence[Hashable], preds: dict[str, Sequence[int]],
@@ -39,19 +51,12 @@ def cluster_bootstrap(labels: Sequence[int], groups: Sequence[Hashable], preds: 
             raise ValueError(f"{n}: {p.shape[0] if p.ndim else 0} predictions for {labels.shape[0]} labels")
     if len(groups) != len(labels):
         raise ValueError(f"{len(groups)} groups for {len(labels)} labels")
-    group_ids = {g: i for i, g in enumerate(dict.fromkeys(groups))}
-    members = [[] for _ in group_ids]
-    for item, g in enumerate(groups):
-        members[group_ids[g]].append(item)
-    members = [np.asarray(m) for m in members]
-    rng = np.random.default_rng(seed)
     samples = {n: np.empty(resamples) for n in names}
-    for b in range(resamples):
-        idx = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+    for b, idx in enumerate(cluster_resamples(groups, resamples, seed)):
         for n in names:
             samples[n][b] = balanced_accuracy(labels[idx], arrays[n][idx])
     tail = 100 * (1 - level) / 2
-    out = {"resamples": resamples, "level": level, "groups": len(members), "items": int(labels.size)}
+    out = {"resamples": resamples, "level": level, "groups": len(set(groups)), "items": int(labels.size)}
     for n in names:
         point = balanced_accuracy(labels, arrays[n])
         out[n] = {"balanced_accuracy": point, "ci": [float(np.percentile(samples[n], tail)),
