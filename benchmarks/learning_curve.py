@@ -87,8 +87,10 @@ def learning_curve(points: list[dict], target: float = 0.93, resamples: int = 20
                    level: float = 0.95) -> dict:
     """Fit and extrapolate the curve through ``points``: dicts with ``name``, ``crops`` (training crops
     per fold) and ``predictions`` (real_cv.py's pooled per-crop predictions; the same heads in every point)."""
-    if len({p["crops"] for p in points}) < 2:
-        raise ValueError("a learning curve needs rows trained on at least two amounts of crops")
+    amounts = [p["crops"] for p in points]
+    if len(amounts) < 2 or len(set(amounts)) < len(amounts):
+        raise ValueError(f"a learning curve needs rows trained on at least two amounts of crops, one row "
+                         f"per amount (got {amounts})")
     points = sorted(points, key=lambda p: p["crops"])
     first = points[0]["predictions"]
     for p in points[1:]:

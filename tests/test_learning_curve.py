@@ -93,6 +93,8 @@ def test_curve_refuses_unpaired_heads_and_a_single_amount_of_crops():
         learning_curve(points, resamples=10)
     with pytest.raises(ValueError, match="two amounts"):
         learning_curve(curve_points([0.2, 0.15], [800, 800]), resamples=10)
+    with pytest.raises(ValueError, match="one row per amount"):
+        learning_curve(curve_points([0.2, 0.15, 0.1], [400, 800, 800]), resamples=10)
 
 
 def write_row(work, name: str, fraction: float, epochs: int, train_counts: dict) -> dict:
