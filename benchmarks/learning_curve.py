@@ -9,12 +9,13 @@ through their pooled int8 error rates (1 - balanced accuracy): each doubling of 
 the error by 2^-b. Extrapolating that line gives the crops the ``--target`` would take, as a multiple
 of the crops the full run had. The intervals come from the photo-group bootstrap of real_cv.py, paired:
 every row is rescored on the same resampled photos. Needs the rows' fold runs on disk (their
-predictions and run metrics). Writes benchmarks/results/learning_curve.json and .md.
+predictions, run configs and metrics). Writes benchmarks/results/learning_curve.json and .md.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import statistics
@@ -22,6 +23,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -29,20 +31,12 @@ sys.path.insert(0, str(REPO))
 from benchmarks.bootstrap import balanced_accuracy, cluster_resamples  # noqa: E402
 from benchmarks.real_cv import load_predictions  # noqa: E402
 from benchmarks.report import write_results  # noqa: E402
+from data.datamodule import HelmetDataModule  # noqa: E402
 
 DEFAULT_ROWS = ("slim_mobilenet_train25_320epochs", "slim_mobilenet_train50_160epochs", "slim_mobilenet")
 STEP_TOLERANCE = 0.02  # relative: fraction x epochs may differ this much between rows
-
-
-def train_fraction(settings: dict) -> float:
-    """The ``--data.train_fraction`` a row was trained with (1.0 when absent)."""
-    overrides = settings.get("fit_overrides", [])
-    for i, token in enumerate(overrides):
-        if token.startswith("--data.train_fraction="):
-            return float(token.split("=", 1)[1])
-        if token == "--data.train_fraction" and i + 1 < len(overrides):
-            return float(overrides[i + 1])
-    return 1.0
+# runs from before the option existed have no train_fraction in their config: they used the default
+DEFAULT_TRAIN_FRACTION = inspect.signature(HelmetDataModule).parameters["train_fraction"].default
 
 
 def fit_power_law(crops: np.ndarray, errors: np.ndarray) -> tuple[float, float]:
@@ -60,27 +54,27 @@ def doublings_to_target(intercept: float, slope: float, full_crops: float, targe
 
 
 def fold_runs(name: str, row: dict) -> tuple[Path, list[dict]]:
-    """A row's work directory (real_cv.py's --work) and the metrics.json of each fold's training run."""
+    """A row's work directory (real_cv.py's --work) and, per fold, the train fraction its run was
+    configured with (the run's saved config.yaml) and the epochs it trained (its metrics.json)."""
     row_dir = (REPO / row["predictions_file"]).parent
-    metrics = []
+    runs = []
     for fold in row["folds"]:
         fold_file = row_dir / f"fold{fold}" / "fold.json"
         if not fold_file.is_file():
             raise SystemExit(f"{name}: no fold run at {fold_file}; re-run its real_cv.py command")
         run_dir = Path(json.loads(fold_file.read_text())["run_dir"])
-        metrics.append(json.loads((run_dir / "metrics.json").read_text()))
-    return row_dir.parent, metrics
+        data_config = yaml.safe_load((run_dir / "config.yaml").read_text()).get("data") or {}
+        runs.append({"fold": fold, "train_fraction": data_config.get("train_fraction", DEFAULT_TRAIN_FRACTION),
+                     "epochs": json.loads((run_dir / "metrics.json").read_text())["epochs_trained"]})
+    return row_dir.parent, runs
 
 
-def training_crops(work: Path, folds: list[int]) -> float:
-    """Median training crops per fold, from data.prepare's report of each fold's crops in ``work``."""
-    counts = []
-    for fold in folds:
-        report = work / f"crops_fold{fold}" / "prepare_report.json"
-        if not report.is_file():
-            raise SystemExit(f"no crops report at {report}; re-run real_cv.py to prepare fold {fold}")
-        counts.append(sum(json.loads(report.read_text())["counts"]["train"].values()))
-    return statistics.median(counts)
+def training_crops(work: Path, fold: int) -> int:
+    """A fold's training crops, from data.prepare's report of the fold's crops in ``work``."""
+    report = work / f"crops_fold{fold}" / "prepare_report.json"
+    if not report.is_file():
+        raise SystemExit(f"no crops report at {report}; re-run real_cv.py to prepare fold {fold}")
+    return sum(json.loads(report.read_text())["counts"]["train"].values())
 
 
 def learning_curve(points: list[dict], target: float = 0.93, resamples: int = 2000, seed: int = 0,
@@ -150,10 +144,10 @@ def load_points(results: dict, rows: list[str]) -> list[dict]:
         if name not in results:
             raise SystemExit(f"{name}: not in real_cv.json; run its real_cv.py command first")
         row = results[name]
-        fraction = train_fraction(row["settings"])
-        work, metrics = fold_runs(name, row)
-        steps[name] = fraction * statistics.median(m["epochs_trained"] for m in metrics)
-        points.append({"name": name, "crops": fraction * training_crops(work, row["folds"]),
+        work, runs = fold_runs(name, row)
+        steps[name] = statistics.median(r["train_fraction"] * r["epochs"] for r in runs)
+        points.append({"name": name,
+                       "crops": statistics.median(r["train_fraction"] * training_crops(work, r["fold"]) for r in runs),
                        "predictions": load_predictions(name, row)})
     if max(steps.values()) > (1 + STEP_TOLERANCE) * min(steps.values()):
         raise SystemExit("rows trained for unequal steps (train fraction x epochs: "
@@ -176,6 +170,8 @@ def markdown(curve: dict) -> str:
     lines += ["", f"Power-law fit through all rows: error × {factor['value']:.2f} per doubling of the crops "
               f"({factor['ci'][0]:.2f} to {factor['ci'][1]:.2f}); {curve['target_balanced_accuracy']:g} would take "
               f"{times(multiple['value'], '.0f')} the full run's crops"
+              + ("" if multiple["value"] is None
+                 else f" ({multiple['value'] * curve['points'][-1]['training_crops']:,.0f} per fold)")
               + ("" if doublings["value"] is None else f", {doublings['value']:.1f} doublings")
               + f" ({times(multiple['ci'][0], '.0f')} to {times(multiple['ci'][1], '.0f')}; "
               f"{100 * curve['level']:g} % photo-group bootstrap; never: the curve does not fall)."]

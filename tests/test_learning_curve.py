@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 import pytest
+import yaml
 
-from benchmarks.learning_curve import (doublings_to_target, fit_power_law, learning_curve, load_points,
-                                       markdown, train_fraction)
+from benchmarks.learning_curve import doublings_to_target, fit_power_law, learning_curve, load_points, markdown
 
 PHOTOS, PER_PHOTO = 600, 2
 
@@ -28,13 +28,6 @@ def test_doublings_to_target_follow_the_line_and_are_infinite_when_it_does_not_f
     assert doublings_to_target(intercept, slope, 1000, 0.04) == pytest.approx(2.0)
     assert doublings_to_target(intercept, slope, 1000, 0.32) == pytest.approx(-1.0)
     assert doublings_to_target(math.log2(0.16), 0.0, 1000, 0.04) == math.inf
-
-
-def test_train_fraction_reads_either_override_form():
-    assert train_fraction({"fit_overrides": ["--data.train_fraction=0.25", "--trainer.max_epochs=320"]}) == 0.25
-    assert train_fraction({"fit_overrides": ["--data.train_fraction", "0.5"]}) == 0.5
-    assert train_fraction({"fit_overrides": []}) == 1.0
-    assert train_fraction({}) == 1.0
 
 
 def predictions_with_error(error: float) -> dict:
@@ -66,6 +59,7 @@ def test_curve_extrapolates_a_falling_error_with_an_interval_around_it():
     assert lo < curve["crops_multiple"]["value"] < hi
     assert [p["int8_balanced_accuracy"] for p in curve["points"]] == pytest.approx([0.8, 0.85, 0.8875], abs=1e-3)
     assert "0.75 per doubling" in markdown(curve)
+    assert f"({800 * curve['crops_multiple']['value']:,.0f} per fold)" in markdown(curve)
 
 
 def test_points_are_ordered_by_crops_with_the_local_factor_between_neighbours():
@@ -98,22 +92,24 @@ def test_curve_refuses_unpaired_heads_and_a_single_amount_of_crops():
 
 
 def write_row(work, name: str, fraction: float, epochs: int, train_counts: dict) -> dict:
-    """A real_cv.py row on disk: pooled predictions, one fold's fold.json and run metrics, the fold's crops report."""
+    """A real_cv.py row on disk: pooled predictions, one fold's fold.json, run config and metrics, the
+    fold's crops report."""
     row_dir = work / name
     (row_dir / "fold0").mkdir(parents=True)
     (row_dir / "predictions.json").write_text(json.dumps(predictions_with_error(0.1)))
     run_dir = row_dir / "fold0" / "run"
     run_dir.mkdir()
     (run_dir / "metrics.json").write_text(json.dumps({"epochs_trained": epochs}))
+    # a full run's config may predate --data.train_fraction: no key, the datamodule's default
+    data_config = {"source": "crops"} if fraction == 1 else {"source": "crops", "train_fraction": fraction}
+    (run_dir / "config.yaml").write_text(yaml.safe_dump({"data": data_config, "trainer": {"max_epochs": epochs}}))
     (row_dir / "fold0" / "fold.json").write_text(json.dumps({"run_dir": str(run_dir)}))
     (work / "crops_fold0").mkdir(exist_ok=True)
     (work / "crops_fold0" / "prepare_report.json").write_text(json.dumps({"counts": {"train": train_counts}}))
-    overrides = [] if fraction == 1 else [f"--data.train_fraction={fraction}"]
-    return {"folds": [0], "predictions_file": str(row_dir / "predictions.json"),
-            "settings": {"fit_overrides": overrides}}
+    return {"folds": [0], "predictions_file": str(row_dir / "predictions.json")}
 
 
-def test_points_come_from_the_runs_on_disk_and_unequal_steps_are_refused(tmp_path):
+def test_points_come_from_the_runs_configs_on_disk_and_unequal_steps_are_refused(tmp_path):
     counts = {"helmet": 500, "no_helmet": 248}
     results = {"half": write_row(tmp_path, "half", 0.5, 160, counts),
                "full": write_row(tmp_path, "full", 1.0, 80, counts),
