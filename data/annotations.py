@@ -27,7 +27,8 @@ import defusedxml.ElementTree as SafeET
 import yaml
 from PIL import Image
 
-from data.preprocessing import IMAGE_SUFFIXES, LABELS, ImageDecodeError, PreprocessSpec
+from data.errors import DataError, ImageDecodeError
+from data.preprocessing import IMAGE_SUFFIXES, LABELS, PreprocessSpec
 
 # Problem reasons (the keys skip counts are grouped by). "unknown class '<name>'" is built per name.
 MALFORMED_ANNOTATION = "malformed annotation"
@@ -148,10 +149,6 @@ class ParseResult:
         return [(r, p) for r in self.records for p in r.problems]
 
 
-class DatasetLayoutError(ValueError):
-    """The dataset root does not have the expected layout (missing dirs, nothing to read)."""
-
-
 # --- helpers -----------------------------------------------------------------------------------
 
 def _within(path: Path, root: Path) -> bool:
@@ -205,17 +202,17 @@ def _check_box(x0: float, y0: float, x1: float, y1: float, w: float, h: float, t
 
 def _require_dir(path: Path, what: str) -> None:
     if not path.is_dir():
-        raise DatasetLayoutError(f"{what} directory not found: {path}")
+        raise DataError(f"{what} directory not found: {path}")
 
 
 def check_root(root: Path, fmt: str) -> tuple[Path, Path]:
-    """Validate the layout; returns (images_dir, annotations_dir). Raises DatasetLayoutError."""
+    """Validate the layout; returns (images_dir, annotations_dir). Raises DataError."""
     if not root.exists():
-        raise DatasetLayoutError(f"dataset root does not exist: {root}")
+        raise DataError(f"dataset root does not exist: {root}")
     if not root.is_dir():
-        raise DatasetLayoutError(f"dataset root is not a directory: {root}")
+        raise DataError(f"dataset root is not a directory: {root}")
     if not any(root.iterdir()):
-        raise DatasetLayoutError(f"dataset root is empty: {root}")
+        raise DataError(f"dataset root is empty: {root}")
     images = root / "images"
     ann = root / ("annotations" if fmt == "voc" else "labels")
     _require_dir(images, "images")
@@ -348,7 +345,7 @@ def parse_voc(root: str | Path, spec: PreprocessSpec | None = None,
     xmls = sorted(p for p in ann_dir.iterdir() if p.is_file() and p.suffix.lower() == ".xml"
                   and not p.name.startswith("."))
     if not xmls:
-        raise DatasetLayoutError(f"no .xml annotation files in {ann_dir}")
+        raise DataError(f"no .xml annotation files in {ann_dir}")
     records = [parse_voc_file(x, root, images_dir, spec, tolerance) for x in xmls]
     _dedupe(records)
     for r in records:
@@ -364,15 +361,15 @@ def load_yolo_names(root: str | Path, names: Iterable[str] | None = None) -> lis
     if names is not None:
         names = [str(n).strip() for n in names]
         if not names or not all(names):
-            raise DatasetLayoutError(f"--names must be a non-empty comma-separated list, got {names}")
+            raise DataError(f"--names must be a non-empty comma-separated list, got {names}")
         return names
     path = Path(root) / "data.yaml"
     if not path.is_file():
-        raise DatasetLayoutError(f"no class names: give --names or provide {path} with a 'names:' entry")
+        raise DataError(f"no class names: give --names or provide {path} with a 'names:' entry")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, OSError, UnicodeError) as e:
-        raise DatasetLayoutError(f"cannot read {path}: {e}") from e
+        raise DataError(f"cannot read {path}: {e}") from e
     raw = data.get("names") if isinstance(data, dict) else None
     if isinstance(raw, list) and raw:
         return [str(n) for n in raw]
@@ -380,11 +377,11 @@ def load_yolo_names(root: str | Path, names: Iterable[str] | None = None) -> lis
         try:
             by_id = {int(k): str(v) for k, v in raw.items()}
         except (TypeError, ValueError) as e:
-            raise DatasetLayoutError(f"{path}: names keys must be integer class ids: {e}") from e
+            raise DataError(f"{path}: names keys must be integer class ids: {e}") from e
         if sorted(by_id) != list(range(len(by_id))):
-            raise DatasetLayoutError(f"{path}: names ids must be 0..N-1, got {sorted(by_id)}")
+            raise DataError(f"{path}: names ids must be 0..N-1, got {sorted(by_id)}")
         return [by_id[i] for i in range(len(by_id))]
-    raise DatasetLayoutError(f"{path} has no usable 'names:' list or mapping")
+    raise DataError(f"{path} has no usable 'names:' list or mapping")
 
 
 def _yolo_image_for(label: Path, labels_dir: Path, images_dir: Path) -> list[Path]:
@@ -461,7 +458,7 @@ def parse_yolo(root: str | Path, names: Iterable[str] | None = None, spec: Prepr
     class_names = load_yolo_names(root, names)
     txts = sorted(p for p in labels_dir.rglob("*.txt") if p.is_file() and not p.name.startswith("."))
     if not txts:
-        raise DatasetLayoutError(f"no .txt label files in {labels_dir}")
+        raise DataError(f"no .txt label files in {labels_dir}")
     records = [parse_yolo_file(t, root, images_dir, labels_dir, class_names, spec, tolerance) for t in txts]
     _dedupe(records)
     for r in records:
@@ -489,8 +486,8 @@ def parse_dataset(root: str | Path, fmt: str, names: Iterable[str] | None = None
                   spec: PreprocessSpec | None = None) -> ParseResult:
     if fmt == "voc":
         if names is not None:
-            raise DatasetLayoutError("--names only applies to --format yolo")
+            raise DataError("--names only applies to --format yolo")
         return parse_voc(root, spec)
     if fmt == "yolo":
         return parse_yolo(root, names, spec)
-    raise DatasetLayoutError(f"unknown annotation format {fmt!r} (expected 'voc' or 'yolo')")
+    raise DataError(f"unknown annotation format {fmt!r} (expected 'voc' or 'yolo')")

@@ -36,7 +36,6 @@ from data.annotations import (
     BOX_TOLERANCE_PX,
     CORRUPT_IMAGE,
     ClassMap,
-    DatasetLayoutError,
     ImageRecord,
     ObjectAnnotation,
     Problem,
@@ -44,7 +43,8 @@ from data.annotations import (
     parse_dataset,
 )
 from data.duplicates import DEFAULT_MAX_DISTANCE, duplicate_groups, photo_hash
-from data.preprocessing import LABELS, ImageDecodeError, PreprocessSpec
+from data.errors import DataError, ImageDecodeError
+from data.preprocessing import LABELS, PreprocessSpec
 from data.splitting import grouped_kfold_split, grouped_stratified_split
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -66,10 +66,6 @@ MANIFEST_COLUMNS = (
     "object", "source_class", "image_width", "image_height", "annotation", "photo_group",
 )
 SKIPPED_COLUMNS = ("source", "object", "reason", "detail", "annotation")
-
-
-class PrepareError(ValueError):
-    """A problem with the inputs or settings that the user has to fix (CLI exit status 2)."""
 
 
 @dataclass
@@ -147,26 +143,26 @@ def crop_geometry(box: Sequence[float], size: tuple[int, int], margin: float, sh
 def _split_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
     fr = tuple(float(f) for f in fractions)
     if len(fr) != len(SPLITS):
-        raise PrepareError(f"--split needs {len(SPLITS)} fractions ({','.join(SPLITS)}), got {len(fr)}")
+        raise DataError(f"--split needs {len(SPLITS)} fractions ({','.join(SPLITS)}), got {len(fr)}")
     if any(not math.isfinite(f) or f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-6:
-        raise PrepareError(f"--split fractions must be >= 0 and sum to 1, got {fr}")
+        raise DataError(f"--split fractions must be >= 0 and sum to 1, got {fr}")
     if fr[0] <= 0:
-        raise PrepareError("the train fraction must be > 0")
+        raise DataError("the train fraction must be > 0")
     return fr  # type: ignore[return-value]
 
 
 def _check_out(root: Path, out: Path, force: bool) -> None:
     r, o = root.resolve(), out.resolve()
     if o == r or r.is_relative_to(o) or o.is_relative_to(r):
-        raise PrepareError(f"output {out} must be outside the dataset root {root} (and not contain it)")
+        raise DataError(f"output {out} must be outside the dataset root {root} (and not contain it)")
     if o.exists():
         if not o.is_dir():
-            raise PrepareError(f"output {out} exists and is not a directory")
+            raise DataError(f"output {out} exists and is not a directory")
         if any(o.iterdir()):
             if not force:
-                raise PrepareError(f"output {out} exists and is not empty (use --force to replace it)")
+                raise DataError(f"output {out} exists and is not empty (use --force to replace it)")
             if not (o / REPORT_NAME).is_file():
-                raise PrepareError(f"refusing to replace {out}: it has no {REPORT_NAME}, so it was not written "
+                raise DataError(f"refusing to replace {out}: it has no {REPORT_NAME}, so it was not written "
                                    "by data.prepare (remove it yourself if you really mean it)")
 
 
@@ -302,42 +298,42 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
     manifest's ``photo_group`` column names each crop's group (its first photo). ``None`` turns this off.
 
     ``class_map`` entries override the default spellings (see ``data.annotations.DEFAULT_CLASS_MAP``).
-    ``names`` are the YOLO class names by id (default: ``root/data.yaml``). Raises PrepareError for
+    ``names`` are the YOLO class names by id (default: ``root/data.yaml``). Raises DataError for
     anything the user must fix; bad individual annotations are skipped and counted instead.
     """
     root, out = Path(root), Path(out)
     if fmt not in ("voc", "yolo"):
-        raise PrepareError(f"unknown format {fmt!r} (expected 'voc' or 'yolo')")
+        raise DataError(f"unknown format {fmt!r} (expected 'voc' or 'yolo')")
     if not (math.isfinite(margin) and margin >= 0):
-        raise PrepareError(f"--margin must be a finite number >= 0, got {margin}")
+        raise DataError(f"--margin must be a finite number >= 0, got {margin}")
     if not (math.isfinite(min_side) and min_side >= 0):
-        raise PrepareError(f"--min-side must be a finite number >= 0, got {min_side}")
+        raise DataError(f"--min-side must be a finite number >= 0, got {min_side}")
     if not (math.isfinite(offset) and 0 <= offset <= margin):
-        raise PrepareError(f"--offset must be between 0 and --margin ({margin:g}) so the head stays in the crop, "
+        raise DataError(f"--offset must be between 0 and --margin ({margin:g}) so the head stays in the crop, "
                            f"got {offset}")
     fr = _split_fractions(fractions)
     if duplicate_distance is not None and (isinstance(duplicate_distance, bool) or not isinstance(duplicate_distance, int)
                                            or not 0 <= duplicate_distance < 64):
-        raise PrepareError(f"--duplicate-distance must be an integer between 0 and 63 bits (or 'off'), "
+        raise DataError(f"--duplicate-distance must be an integer between 0 and 63 bits (or 'off'), "
                            f"got {duplicate_distance!r}")
     if folds is not None:
         if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-            raise PrepareError(f"--folds must be an integer >= 2, got {folds!r}")
+            raise DataError(f"--folds must be an integer >= 2, got {folds!r}")
         if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < folds:
-            raise PrepareError(f"--fold must be between 0 and {folds - 1} for --folds {folds}, got {fold!r}")
+            raise DataError(f"--fold must be between 0 and {folds - 1} for --folds {folds}, got {fold!r}")
         if fr[0] <= 0:
-            raise PrepareError(f"--split needs a train fraction > 0, got {fr}")
+            raise DataError(f"--split needs a train fraction > 0, got {fr}")
     try:
         cmap = class_map if isinstance(class_map, ClassMap) else ClassMap(class_map)
     except ValueError as e:
-        raise PrepareError(str(e)) from e
+        raise DataError(str(e)) from e
     _check_out(root, out, force)
 
     spec = PreprocessSpec()
     try:
         parsed = parse_dataset(root, fmt, names=names, spec=spec)
-    except DatasetLayoutError as e:
-        raise PrepareError(str(e)) from e
+    except DataError as e:
+        raise DataError(str(e)) from e
     apply_class_map(parsed, cmap)
 
     plans: list[CropPlan] = []
@@ -361,7 +357,7 @@ def prepare_dataset(root: str | Path, out: str | Path, fmt: str = "voc", margin:
 
     if not plans:
         top = ", ".join(f"{r}: {n}" for r, n in skip_counts().most_common(5)) or "no objects at all"
-        raise PrepareError(f"no usable crops in {root} ({top})")
+        raise DataError(f"no usable crops in {root} ({top})")
 
     group_of = _photo_groups([p.record for p in plans], root, spec, duplicate_distance)
     groups, labels = [group_of[p.record.image] for p in plans], [p.obj.label for p in plans]
@@ -507,17 +503,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             cmap = ClassMap.from_entries(args.class_map)
         except ValueError as e:
-            raise PrepareError(str(e)) from e
+            raise DataError(str(e)) from e
         names = [n.strip() for n in args.names.split(",")] if args.names is not None else None
         if args.folds is None and args.fold != 0:
-            raise PrepareError("--fold needs --folds")
+            raise DataError("--fold needs --folds")
         if names is not None and args.format != "yolo":
-            raise PrepareError("--names only applies to --format yolo")
+            raise DataError("--names only applies to --format yolo")
         report = prepare_dataset(args.root, args.out, args.format, margin=args.margin, min_side=args.min_side,
                                  class_map=cmap, fractions=args.split, seed=args.seed, force=args.force,
                                  names=names, offset=args.offset, folds=args.folds, fold=args.fold,
                                  duplicate_distance=args.duplicate_distance)
-    except (PrepareError, DatasetLayoutError) as e:
+    except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:

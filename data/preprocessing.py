@@ -15,15 +15,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .errors import ImageDecodeError
+
 LABELS: tuple[str, ...] = ("helmet", "no_helmet")
 DEFAULT_INPUT_SIZE = 96
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 SPEC_FILENAME = "preprocess.json"
 LABELS_FILENAME = "labels.txt"
-
-
-class ImageDecodeError(ValueError):
-    """An image file that cannot be read (missing, truncated, not an image)."""
 
 
 @dataclass(frozen=True)

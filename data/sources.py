@@ -12,16 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .preprocessing import ImageDecodeError, LABELS, PreprocessSpec, list_images
+from .errors import DataError, ImageDecodeError
+from .preprocessing import LABELS, PreprocessSpec, list_images
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 SYNTHETIC = "synthetic"
 DEFAULT_SYNTHETIC_COUNTS = {"train": 5000, "val": 500, "test": 1000}
-
-
-class DataLayoutError(ValueError):
-    """A data root that is missing, empty or not laid out as an ImageFolder of our classes."""
 
 
 @dataclass
@@ -70,7 +67,7 @@ def _class_dirs(directory: Path) -> dict[str, Path]:
     subdirs = {p.name: p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")}
     unknown = sorted(set(subdirs) - set(LABELS))
     if unknown:
-        raise DataLayoutError(
+        raise DataError(
             f"unknown class folder(s) {unknown} in {directory}; expected only {list(LABELS)}")
     return subdirs
 
@@ -81,22 +78,22 @@ def scan_imagefolder(root: str | Path, seed: int = 0,
     flat ``root/{helmet,no_helmet}/*``, split them here (seeded, stratified)."""
     root = Path(root)
     if not root.is_dir():
-        raise DataLayoutError(f"data root {root} does not exist or is not a directory")
+        raise DataError(f"data root {root} does not exist or is not a directory")
     names = {p.name for p in root.iterdir() if p.is_dir()}
     if names & set(SPLITS):
         missing = [s for s in SPLITS if s not in names]
         if missing:
-            raise DataLayoutError(f"{root} has split folders but lacks {missing}; expected {list(SPLITS)}")
+            raise DataError(f"{root} has split folders but lacks {missing}; expected {list(SPLITS)}")
         found = {s: labelled_files(root / s) for s in SPLITS}
     elif names & set(LABELS):
         found = _split_flat(labelled_files(root), seed, fractions)
     else:
-        raise DataLayoutError(
+        raise DataError(
             f"{root} is not an ImageFolder: expected {root}/{{train,val,test}}/{{helmet,no_helmet}}/ "
             f"or {root}/{{helmet,no_helmet}}/ (found folders: {sorted(names) or 'none'})")
     for split, items in found.items():
         if not items:
-            raise DataLayoutError(f"no images found for split {split!r} under {root}")
+            raise DataError(f"no images found for split {split!r} under {root}")
     return found
 
 
@@ -132,7 +129,7 @@ def load_pixels(items: list[tuple[Path, int]], spec: PreprocessSpec) -> LabeledP
     if skipped:
         log.warning("skipped %d unreadable image(s), e.g. %s", len(skipped), skipped[0][1])
     if not pixels:
-        raise DataLayoutError(f"none of the {len(items)} image(s) could be read")
+        raise DataError(f"none of the {len(items)} image(s) could be read")
     size = spec.input_size
     return LabeledPixels(np.stack(pixels).reshape(-1, size, size, 3), np.asarray(labels, dtype=np.int64),
                          paths, skipped)
@@ -155,6 +152,6 @@ def load_labelled(source: str, split: str, spec: PreprocessSpec, seed: int = 0,
         if root.is_dir() and not any((root / s).is_dir() for s in SPLITS) and any((root / c).is_dir() for c in LABELS):
             items = labelled_files(root)
             if not items:
-                raise DataLayoutError(f"no images found under {root}/{{helmet,no_helmet}}")
+                raise DataError(f"no images found under {root}/{{helmet,no_helmet}}")
             return load_pixels(items, spec)
     return load_split(source, split, spec, seed, synthetic_counts)

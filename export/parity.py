@@ -16,7 +16,7 @@ import torch
 from torchmetrics.functional.classification import multiclass_accuracy
 
 from data.preprocessing import PreprocessSpec
-from data.sources import DataLayoutError, LabeledPixels, load_labelled
+from data.sources import DataError, LabeledPixels, load_labelled
 from lightning_modules.checkpoint import CheckpointError, load_classifier
 
 from .artifacts import path_bytes, write_json
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         report = parity_for_directory(args.artifacts, args.data, args.split, args.limit)
-    except (FileNotFoundError, CheckpointError, DataLayoutError, ValueError) as e:
+    except (FileNotFoundError, CheckpointError, DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_table(report))

@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: python export/to_tflite.py
 
 import numpy as np
 
-from data.sources import DataLayoutError, load_labelled
+from data.sources import DataError, load_labelled
 from lightning_modules.checkpoint import CheckpointError, load_classifier
 
 from .artifacts import STAGE_SECONDS, OutputExistsError, path_bytes, sha256, staged_directory, write_json
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = export_checkpoint(args.ckpt, out, args.data, args.calib_samples, args.io_type,
                                    args.per_tensor, args.split, args.force)
-    except (CheckpointError, OutputExistsError, CalibrationError, DataLayoutError, ConversionError,
+    except (CheckpointError, OutputExistsError, CalibrationError, DataError, ConversionError,
             FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

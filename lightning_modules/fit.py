@@ -15,7 +15,7 @@ from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from data.datamodule import HelmetDataModule
-from data.sources import DataLayoutError
+from data.sources import DataError
 
 from .callbacks import RunArtifacts
 from .checkpoint import CheckpointError
@@ -61,7 +61,7 @@ def main(args: list[str] | None = None) -> str:
             save_config_kwargs={"overwrite": True},
         )
         cli.datamodule.setup("fit")  # load the data up front: a bad data root fails here, clearly
-    except (CheckpointError, ConfigError, DataLayoutError) as e:
+    except (CheckpointError, ConfigError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from data import annotations as A
-from data.annotations import ClassMap, DatasetLayoutError, apply_class_map, parse_dataset, parse_voc, parse_yolo
+from data.annotations import ClassMap, DataError, apply_class_map, parse_dataset, parse_voc, parse_yolo
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -251,13 +251,13 @@ def test_yolo_missing_image_empty_label_and_unannotated_image(tmp_path):
 
 def test_yolo_names_are_required_and_validated(tmp_path):
     add_yolo(tmp_path, "a", "0 0.5 0.5 0.2 0.2\n")
-    with pytest.raises(DatasetLayoutError, match="--names"):
+    with pytest.raises(DataError, match="--names"):
         parse_yolo(tmp_path)
     (tmp_path / "data.yaml").write_text("names: {0: a, 2: b}\n")
-    with pytest.raises(DatasetLayoutError, match="0..N-1"):
+    with pytest.raises(DataError, match="0..N-1"):
         parse_yolo(tmp_path)
     (tmp_path / "data.yaml").write_text("names: [unclosed\n")
-    with pytest.raises(DatasetLayoutError, match="cannot read"):
+    with pytest.raises(DataError, match="cannot read"):
         parse_yolo(tmp_path)
 
 
@@ -265,18 +265,18 @@ def test_yolo_names_are_required_and_validated(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["voc", "yolo"])
 def test_layout_errors(tmp_path, fmt):
-    with pytest.raises(DatasetLayoutError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         parse_dataset(tmp_path / "nope", fmt, names=["a"] if fmt == "yolo" else None)
     root = tmp_path / "ds"
     root.mkdir()
-    with pytest.raises(DatasetLayoutError, match="is empty"):
+    with pytest.raises(DataError, match="is empty"):
         parse_dataset(root, fmt, names=["a"] if fmt == "yolo" else None)
     (root / "images").mkdir()
-    with pytest.raises(DatasetLayoutError, match="annotations directory" if fmt == "voc" else "labels directory"):
+    with pytest.raises(DataError, match="annotations directory" if fmt == "voc" else "labels directory"):
         parse_dataset(root, fmt, names=["a"] if fmt == "yolo" else None)
     (root / ("annotations" if fmt == "voc" else "labels")).mkdir()
-    with pytest.raises(DatasetLayoutError, match="no .xml" if fmt == "voc" else "no .txt"):
+    with pytest.raises(DataError, match="no .xml" if fmt == "voc" else "no .txt"):
         parse_dataset(root, fmt, names=["a"] if fmt == "yolo" else None)
     (root / "images").rmdir()
-    with pytest.raises(DatasetLayoutError, match="images directory"):
+    with pytest.raises(DataError, match="images directory"):
         parse_dataset(root, fmt, names=["a"] if fmt == "yolo" else None)

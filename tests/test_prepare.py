@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from data import prepare as P
-from data.prepare import PrepareError, crop_geometry, main, prepare_dataset
+from data.prepare import DataError, crop_geometry, main, prepare_dataset
 from data.splitting import grouped_kfold_split, grouped_stratified_split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,7 +94,7 @@ def test_offset_crops_move_heads_off_centre_keep_the_split_and_stay_whole(tmp_pa
         off_centre += not (x0 <= w / 2 <= x1 and y0 <= h / 2 <= y1)
     assert off_centre > 0, "no crop has its centre outside the head"
     assert read_csv(prepare_dataset(root, tmp_path / "s2", "voc", margin=0.6, offset=0.6).paths["manifest"]) == shifted
-    with pytest.raises(PrepareError, match="--offset must be between 0 and --margin"):
+    with pytest.raises(DataError, match="--offset must be between 0 and --margin"):
         prepare_dataset(root, tmp_path / "bad", "voc", margin=0.2, offset=0.5)
 
 
@@ -349,13 +349,13 @@ def test_copies_of_a_photo_share_a_split_and_conflicting_labels_are_counted(tmp_
 # --- refusals and atomic output -----------------------------------------------------------------
 
 def test_missing_or_empty_root_is_a_clear_error(tmp_path):
-    with pytest.raises(PrepareError, match="does not exist"):
+    with pytest.raises(DataError, match="does not exist"):
         prepare_dataset(tmp_path / "nope", tmp_path / "out", "voc")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(PrepareError, match="is empty"):
+    with pytest.raises(DataError, match="is empty"):
         prepare_dataset(tmp_path / "empty", tmp_path / "out", "voc")
     (tmp_path / "noann/images").mkdir(parents=True)
-    with pytest.raises(PrepareError, match="annotations directory not found"):
+    with pytest.raises(DataError, match="annotations directory not found"):
         prepare_dataset(tmp_path / "noann", tmp_path / "out", "voc")
     assert not (tmp_path / "out").exists()
 
@@ -363,7 +363,7 @@ def test_missing_or_empty_root_is_a_clear_error(tmp_path):
 def test_no_usable_crops_is_an_error_that_names_the_reasons(tmp_path):
     root = tmp_path / "src"
     add_voc(root, "a", [("Dog", (10, 10, 90, 90))])
-    with pytest.raises(PrepareError, match="no usable crops.*unknown class 'Dog'"):
+    with pytest.raises(DataError, match="no usable crops.*unknown class 'Dog'"):
         prepare_dataset(root, tmp_path / "out", "voc")
 
 
@@ -372,7 +372,7 @@ def test_existing_output_needs_force_and_force_only_replaces_our_own_output(tmp_
     many_voc(root, 6)
     out.mkdir()
     prepare_dataset(root, out, "voc")                     # an existing EMPTY dir is fine
-    with pytest.raises(PrepareError, match="not empty.*--force"):
+    with pytest.raises(DataError, match="not empty.*--force"):
         prepare_dataset(root, out, "voc")
     (out / "marker").write_text("old")
     prepare_dataset(root, out, "voc", force=True)
@@ -381,11 +381,11 @@ def test_existing_output_needs_force_and_force_only_replaces_our_own_output(tmp_
     foreign = tmp_path / "home"
     foreign.mkdir()
     (foreign / "precious.txt").write_text("x")
-    with pytest.raises(PrepareError, match="not written by data.prepare"):
+    with pytest.raises(DataError, match="not written by data.prepare"):
         prepare_dataset(root, foreign, "voc", force=True)
     assert (foreign / "precious.txt").read_text() == "x"
     for bad in (root / "crops", root, tmp_path):
-        with pytest.raises(PrepareError, match="outside the dataset root"):
+        with pytest.raises(DataError, match="outside the dataset root"):
             prepare_dataset(root, bad, "voc", force=True)
 
 

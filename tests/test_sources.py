@@ -5,7 +5,7 @@ from PIL import Image
 
 from data.datamodule import HelmetDataModule
 from data.preprocessing import PreprocessSpec
-from data.sources import DataLayoutError, load_labelled, load_split, scan_imagefolder, stratified_subset
+from data.sources import DataError, load_labelled, load_split, scan_imagefolder, stratified_subset
 
 SPEC = PreprocessSpec(input_size=32)
 
@@ -62,14 +62,14 @@ def test_flat_folder_is_evaluated_whole(tmp_path):
 def test_bad_layouts_get_clear_errors(tmp_path, make, match):
     root = tmp_path / "data"
     make(root)
-    with pytest.raises(DataLayoutError, match=match):
+    with pytest.raises(DataError, match=match):
         scan_imagefolder(root)
 
 
 def test_unknown_class_folder_is_named(tmp_path):
     _split_root(tmp_path)
     (tmp_path / "train" / "hat").mkdir()
-    with pytest.raises(DataLayoutError, match="hat"):
+    with pytest.raises(DataError, match="hat"):
         scan_imagefolder(tmp_path)
 
 
@@ -77,7 +77,7 @@ def test_empty_split_is_reported(tmp_path):
     _split_root(tmp_path)
     for p in (tmp_path / "test").rglob("*.png"):
         p.unlink()
-    with pytest.raises(DataLayoutError, match="no images found for split 'test'"):
+    with pytest.raises(DataError, match="no images found for split 'test'"):
         scan_imagefolder(tmp_path)
 
 
