@@ -46,7 +46,8 @@ from benchmarks.bootstrap import cluster_bootstrap  # noqa: E402
 from benchmarks.real_data import DEFAULT_ROOT, INITS, synthetic_checkpoint, train_real  # noqa: E402
 from benchmarks.report import merge_results, write_results  # noqa: E402
 from data.duplicates import DEFAULT_MAX_DISTANCE  # noqa: E402
-from data.prepare import DEFAULT_MARGIN, parse_duplicate_distance  # noqa: E402
+from data.prepare import DEFAULT_MARGIN
+from data.prepare.cli import parse_duplicate_distance  # noqa: E402
 
 FOLD_FILE = "fold.json"
 PREDICTIONS_FILE = "predictions.json"
@@ -56,7 +57,7 @@ def fold_predictions(parity: dict, crops: Path) -> dict:
     """Per-crop labels, photo groups (near-duplicates share one) and PyTorch / int8 predictions on the test
     crops, from the export's parity report (the same images, already run through every artifact)."""
     with open(crops / "manifest.csv", newline="", encoding="utf-8") as f:
-        group_of = {r["crop"]: r.get("photo_group") or r["source"] for r in csv.DictReader(f)}
+        group_of = {r["crop"]: r["photo_group"] for r in csv.DictReader(f)}
     per_image = parity["per_image"]
     crop_names = [Path(p).resolve().relative_to(crops.resolve()).as_posix() for p in per_image["paths"]]
     return {"crops": crop_names, "groups": [group_of[c] for c in crop_names], "labels": per_image["labels"],
@@ -212,7 +213,8 @@ def row_name(arch: str, args: argparse.Namespace) -> str:
     """The results row of a model and recipe variant; the default recipe is the bare model name."""
     recipe = [f"distilled_{args.teacher}" if args.teacher else "",
               "scratch" if args.init == "scratch" else "",
-              args.label]
+              args.label,
+              "_".join(f"plus_{getattr(d, 'name', d)}" for d in getattr(args, "add_source", None) or [])]
     return "_".join([arch, *filter(None, recipe)]) + folds_suffix(args)
 
 
@@ -233,7 +235,8 @@ def row_settings(arch: str, args: argparse.Namespace) -> dict:
     """What a row was run with, kept in the results: the recipe, and the crops and folds it was scored on."""
     return {"model": arch, "teacher": args.teacher, "init": args.init, "label": args.label,
             "fit_overrides": args.fit_overrides, "margin": args.margin, "split_seed": args.split_seed,
-            "folds": args.folds, "duplicate_distance": args.duplicate_distance}
+            "folds": args.folds, "duplicate_distance": args.duplicate_distance,
+            "add_source": [d.name for d in args.add_source]}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split-seed", type=int, default=0,
                         help="data.prepare's seed, which draws the folds (another seed needs its own --work)")
     parser.add_argument("--label", default="", help="names a variant given by fit overrides after --")
+    parser.add_argument("--add-source", action="append", default=[], type=training_only_source,
+                        metavar="NAME=FORMAT:ROOT", help="a second dataset added to every fold's training split only "
+                        "(the rider folds stay the same, so rows stay paired); repeatable")
     parser.add_argument("fit_overrides", nargs="*", help="after --: passed to lightning_modules.fit")
     parser.add_argument("--synthetic-runs", type=Path, default=REPO / "runs" / "synthetic_pipeline" / "runs",
                         help="reuse synthetic runs from here when present (else train them)")
@@ -262,8 +268,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def training_only_source(entry: str):
+    from data.prepare.datasets import parse_source
+
+    dataset = parse_source(entry)
+    return type(dataset)(dataset.format, dataset.root, dataset.name, training_only=True)
+
+
 def main() -> None:
-    from data.prepare import prepare_dataset
+    from data.prepare import prepare
+    from data.prepare.datasets import Dataset
 
     parser = build_parser()
     args = parser.parse_args()
@@ -271,12 +285,13 @@ def main() -> None:
         parser.error("fit overrides need a --label to name the variant")
     fold_ids = args.only_folds if args.only_folds is not None else list(range(args.folds))
     crops = {}
+    datasets = [Dataset("voc", args.root, "riders"), *args.add_source]
     for k in fold_ids:
-        crops[k] = args.work / f"crops_fold{k}"
+        crops[k] = args.work / ("".join([f"crops_fold{k}", *(f"_plus_{d.name}" for d in args.add_source)]))
         report = crops[k] / "prepare_report.json"
         if not report.is_file():
-            print(prepare_dataset(args.root, crops[k], fmt="voc", seed=args.split_seed, folds=args.folds, fold=k, force=True,
-                                  duplicate_distance=args.duplicate_distance, margin=args.margin).summary())
+            print(prepare(datasets, crops[k], seed=args.split_seed, folds=args.folds, fold=k, force=True,
+                          duplicate_distance=args.duplicate_distance, margin=args.margin).summary())
             continue
         settings = json.loads(report.read_text())["settings"]
         wanted = {"folds": args.folds, "fold": k, "duplicate_distance": args.duplicate_distance,

@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.latency import latency_ms  # noqa: E402
 from benchmarks.report import markdown_table, merge_results, model_results, write_results  # noqa: E402
 from data.duplicates import DEFAULT_MAX_DISTANCE  # noqa: E402
-from data.prepare import parse_duplicate_distance  # noqa: E402
+from data.prepare.cli import parse_duplicate_distance  # noqa: E402
 
 DEFAULT_ROOT = REPO.parent / "shared" / "data" / "helmet-kaggle-voc"
 DOCS_OVERLAYS = 3

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.real_data import DEFAULT_ROOT, INITS, synthetic_checkpoint, train_real  # noqa: E402
 from benchmarks.report import merge_results, write_results  # noqa: E402
 from data.duplicates import DEFAULT_MAX_DISTANCE  # noqa: E402
-from data.prepare import parse_duplicate_distance  # noqa: E402
+from data.prepare.cli import parse_duplicate_distance  # noqa: E402
 
 
 def run_seed(arch: str, seed: int, crops: Path, work: Path, init_checkpoint: Path | None,

@@ -47,18 +47,38 @@ def duplicate_groups(hashes: Sequence[np.ndarray], max_distance: int = DEFAULT_M
             i = parent[i]
         return i
 
-    signed = bits.astype(np.int16) * 2 - 1  # Hamming distance = (64 - dot) / 2 on +-1 vectors
-    photos, mirrors = signed[:, 0], signed[:, 1]
-    for start in range(0, n, _BLOCK):
-        block = photos[start:start + _BLOCK]
-        distance = (64 - np.maximum(block @ photos.T, block @ mirrors.T)) // 2
-        for i, j in zip(*np.nonzero(distance <= max_distance)):
-            a, b = root(start + int(i)), root(int(j))
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+    for i, j in _close_pairs(bits, bits, max_distance):
+        a, b = root(i), root(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
     roots = [root(i) for i in range(n)]
     number = {r: k for k, r in enumerate(dict.fromkeys(roots))}
     return [number[r] for r in roots]
+
+
+def near_duplicates_of(queries: Sequence[np.ndarray], references: Sequence[np.ndarray],
+                       max_distance: int = DEFAULT_MAX_DISTANCE) -> list[list[int]]:
+    """For every query photo, the indices of the reference photos within ``max_distance`` bits of it
+    (or of its mirror image), in increasing order."""
+    found: list[list[int]] = [[] for _ in queries]
+    if len(queries) and len(references):
+        q = np.stack([_with_mirror(np.asarray(h, dtype=bool)) for h in queries])
+        r = np.stack([_with_mirror(np.asarray(h, dtype=bool)) for h in references])
+        for i, j in _close_pairs(q, r, max_distance):
+            found[i].append(j)
+    return found
+
+
+def _close_pairs(queries: np.ndarray, references: np.ndarray, max_distance: int):
+    """(query, reference) index pairs within ``max_distance`` bits; both (n, 2, 64) boolean (photo, mirror)."""
+    signed_q = queries.astype(np.int16) * 2 - 1  # Hamming distance = (64 - dot) / 2 on +-1 vectors
+    signed_r = references.astype(np.int16) * 2 - 1
+    photos, mirrors = signed_r[:, 0], signed_r[:, 1]
+    for start in range(0, len(signed_q), _BLOCK):
+        block = signed_q[start:start + _BLOCK, 0]
+        distance = (64 - np.maximum(block @ photos.T, block @ mirrors.T)) // 2
+        for i, j in zip(*np.nonzero(distance <= max_distance)):
+            yield start + int(i), int(j)
 
 
 def _with_mirror(h: np.ndarray) -> np.ndarray:

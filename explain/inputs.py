@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.prepare import MANIFEST_NAME
+from data.manifest import MANIFEST_NAME
 from data.preprocessing import IMAGE_SUFFIXES, ImageDecodeError, PreprocessSpec
 
 

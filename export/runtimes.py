@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from data.errors import ConfigError
 from data.preprocessing import PreprocessSpec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -71,14 +72,24 @@ class SavedModelRunner:
 class TFLiteRunner:
     """Runs a float or quantized .tflite with ai_edge_litert; (de)quantizes the I/O from the model's own params."""
 
-    def __init__(self, path: Path, spec: PreprocessSpec, num_threads: int = 1,
-                 preserve_all_tensors: bool = False, name: str | None = None):
-        from ai_edge_litert.interpreter import Interpreter
+    # op_resolver names -> ai_edge_litert OpResolverType members. int8 results differ between kernels:
+    # "builtin_ref" is bit-exact with TFLM, "default" runs XNNPACK.
+    OP_RESOLVERS = {"default": "AUTO", "builtin_ref": "BUILTIN_REF", "builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES"}
 
+    def __init__(self, path: Path, spec: PreprocessSpec, num_threads: int = 1,
+                 preserve_all_tensors: bool = False, name: str | None = None,
+                 op_resolver: str = "default", delegates: list | None = None):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        if op_resolver not in self.OP_RESOLVERS:
+            raise ConfigError(f"op_resolver must be one of {sorted(self.OP_RESOLVERS)}, got {op_resolver!r}")
         self.path = Path(path)
         self.name = name or self.path.stem
-        self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads,
-                                       experimental_preserve_all_tensors=preserve_all_tensors)
+        self.op_resolver = op_resolver
+        self.interpreter = Interpreter(
+            model_path=str(path), num_threads=num_threads, experimental_delegates=delegates,
+            experimental_op_resolver_type=OpResolverType[self.OP_RESOLVERS[op_resolver]],
+            experimental_preserve_all_tensors=preserve_all_tensors)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]

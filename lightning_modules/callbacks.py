@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from functools import partial
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import WeightAveraging
+from pytorch_lightning.callbacks import EarlyStopping, Timer, WeightAveraging
 
 from data.preprocessing import PreprocessSpec
 
@@ -17,6 +18,7 @@ from .errors import ConfigError
 from .models import count_parameters
 
 METRICS_FILENAME = "metrics.json"
+log = logging.getLogger(__name__)
 
 
 def _scalars(metrics: dict, prefix: str) -> dict[str, float]:
@@ -31,6 +33,7 @@ class RunArtifacts(pl.Callback):
         self._fit_started = None
         self.fit_seconds = None
         self.train_images = 0
+        self.schedule: dict = {}
 
     @staticmethod
     def run_dir(trainer: pl.Trainer) -> Path:
@@ -51,6 +54,10 @@ class RunArtifacts(pl.Callback):
     def on_train_end(self, trainer, pl_module):
         if self._fit_started is not None:
             self.fit_seconds = time.perf_counter() - self._fit_started
+        self.schedule = schedule_report(trainer)
+        if not self.schedule["completed"] and trainer.is_global_zero:
+            log.warning("training stopped after %d of %d optimizer steps (%s): the learning-rate schedule did not "
+                        "reach its end", self.schedule["steps"], self.schedule["planned_steps"], self.schedule["stopped_by"])
 
     def on_test_end(self, trainer, pl_module):
         directory = self.run_dir(trainer)  # a collective under DDP: every rank must ask
@@ -66,11 +73,33 @@ class RunArtifacts(pl.Callback):
             "checkpoint_monitor": checkpoint.monitor if checkpoint else None,
             "best_monitor_value": float(checkpoint.best_model_score) if checkpoint and checkpoint.best_model_score is not None else None,
             "epochs_trained": trainer.current_epoch,
+            "schedule": self.schedule,
+            "class_weights": None if pl_module.class_weight is None else pl_module.class_weight.tolist(),
+            "train_class_counts": trainer.datamodule.class_counts("train") if trainer.datamodule else None,
             "fit_seconds": self.fit_seconds,
             "train_images_per_second": (self.train_images / self.fit_seconds) if self.fit_seconds else None,
         }
         path = directory / METRICS_FILENAME
         path.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def schedule_report(trainer: pl.Trainer) -> dict:
+    """Optimizer steps taken against the steps the learning-rate schedule was planned for, and what stopped
+    the run early (max_time, early stopping, an interrupt) when it did not run to the end."""
+    planned, steps = int(trainer.estimated_stepping_batches), int(trainer.global_step)
+    stopped_by = None
+    if steps < planned:
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        early = next((c for c in trainer.callbacks if isinstance(c, EarlyStopping) and c.stopped_epoch), None)
+        if timer is not None and timer.time_remaining() is not None and timer.time_remaining() <= 0:
+            stopped_by = "max_time"
+        elif early is not None:
+            stopped_by = f"early stopping on {early.monitor}"
+        elif trainer.interrupted:
+            stopped_by = "interrupted"
+        else:
+            stopped_by = "should_stop"
+    return {"planned_steps": planned, "steps": steps, "completed": steps >= planned, "stopped_by": stopped_by}
 
 
 def ema_with_warmup(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor, decay: float) -> torch.Tensor:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, Literal
 
 import pytorch_lightning as pl
 import torch
-from torch import nn
+import torch.nn.functional as F
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from torchvision.transforms import v2
@@ -51,7 +50,7 @@ class HelmetClassifier(pl.LightningModule):
         weight_decay: float = 1e-4,
         warmup_epochs: float = 1.0,
         label_smoothing: float = 0.05,
-        class_weights: list[float] | None = None,
+        class_weights: list[float] | Literal["balanced"] | None = None,
         init_checkpoint: str | None = None,
         mixup_alpha: float = 0.0,
         cutmix_alpha: float = 0.0,
@@ -64,7 +63,9 @@ class HelmetClassifier(pl.LightningModule):
             arch: "slim_mobilenet" or "mobilenet_v2" (see lightning_modules.models).
             arch_kwargs: keyword arguments of that architecture (width_mult, blocks, pretrained_path, ...).
             input_size: square input side; linked to the data module's image_size by the CLI.
-            class_weights: cross-entropy weights in label order (helmet, no_helmet); None = unweighted.
+            class_weights: cross-entropy weights in label order (helmet, no_helmet); "balanced" = n / (classes *
+                n_class) from the training split actually loaded (the mix of sources and any train_fraction);
+                None = unweighted.
             init_checkpoint: start from the weights of one of this project's checkpoints (same arch and
                 arch_kwargs), e.g. a run on the synthetic data before fine-tuning on real crops.
             mixup_alpha, cutmix_alpha: Beta(alpha, alpha) of batch-level MixUp / CutMix (torchvision
@@ -85,10 +86,11 @@ class HelmetClassifier(pl.LightningModule):
         self.net = net.to(memory_format=torch.channels_last)
         if init_checkpoint:
             self._load_initial_weights(init_checkpoint, arch)
-        weight = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
-        if weight is not None and weight.numel() != self.spec.num_classes:
-            raise ConfigError(f"class_weights needs {self.spec.num_classes} values, got {class_weights}")
-        self.loss = nn.CrossEntropyLoss(weight=weight, label_smoothing=label_smoothing)
+        if class_weights is not None and class_weights != "balanced" and len(class_weights) != self.spec.num_classes:
+            raise ConfigError(f"class_weights needs {self.spec.num_classes} values or 'balanced', got {class_weights}")
+        # Not persistent: checkpoints hold the model; the weights are recorded in metrics.json.
+        fixed = None if class_weights in (None, "balanced") else torch.tensor(class_weights, dtype=torch.float32)
+        self.register_buffer("class_weight", fixed, persistent=False)
         self.batch_mix = batch_mixer(self.spec.num_classes, mixup_alpha, cutmix_alpha)
         self.distillation = (Distillation(teacher_checkpoint, self.spec, distill_weight, distill_temperature)
                              if teacher_checkpoint else None)
@@ -103,6 +105,17 @@ class HelmetClassifier(pl.LightningModule):
         except RuntimeError as e:
             raise CheckpointError(f"init_checkpoint {path} was trained with {source.arch_kwargs}, which does not "
                                   f"fit this model: {str(e).splitlines()[0]}") from e
+
+    def setup(self, stage: str) -> None:
+        if self.hparams.class_weights == "balanced" and self.class_weight is None:
+            counts = torch.tensor(list(self.trainer.datamodule.class_counts("train").values()), dtype=torch.float32)
+            if (counts == 0).any():
+                raise ConfigError(f"class_weights 'balanced' needs every class in the training split, got {counts.tolist()}")
+            self.class_weight = counts.sum() / (len(counts) * counts)
+
+    def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        weight = None if self.class_weight is None else self.class_weight.to(logits.device)
+        return F.cross_entropy(logits, target, weight=weight, label_smoothing=self.hparams.label_smoothing)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.contiguous(memory_format=torch.channels_last))
@@ -134,16 +147,26 @@ class HelmetClassifier(pl.LightningModule):
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = min(total - 1, int(total * self.hparams.warmup_epochs / max(1, self.trainer.max_epochs or 1)))
-
-        def lr_factor(step: int) -> float:  # linear warm-up, then cosine to zero
-            if step < warmup:
-                return (step + 1) / (warmup + 1)
-            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+        total = max(2, int(self.trainer.estimated_stepping_batches))
+        scheduler = warmup_cosine(optimizer, total, warmup=min(total - 1, self._warmup_steps(total)))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _warmup_steps(self, total: int) -> int:
+        """``warmup_epochs`` in optimizer steps: from the epoch budget, or from the loader for a run set in steps."""
+        epochs = self.trainer.max_epochs
+        if epochs and epochs > 0 and self.trainer.max_steps in (None, -1):
+            return int(total * self.hparams.warmup_epochs / epochs)
+        per_epoch = self.trainer.num_training_batches / max(1, self.trainer.accumulate_grad_batches)
+        return int(self.hparams.warmup_epochs * per_epoch)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["preprocess"] = self.spec.to_dict()
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, total: int, warmup: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """Linear warm-up over ``warmup`` steps (from lr / (warmup + 1)), then a cosine to zero at ``total``."""
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total - warmup))
+    if warmup < 1:
+        return cosine
+    linear = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0 / (warmup + 1), total_iters=warmup)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [linear, cosine], milestones=[warmup])

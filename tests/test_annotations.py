@@ -1,4 +1,5 @@
-"""Parsing VOC / YOLO annotations: geometry, class maps and every kind of bad input as a counted problem."""
+"""Parsing VOC annotations, class-name normalisation and the class maps; every kind of bad input as a counted
+problem. YOLO is in test_yolo.py, COCO in test_coco.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 from PIL import Image
 
 from data import annotations as A
-from data.annotations import ClassMap, DataError, apply_class_map, parse_dataset, parse_voc, parse_yolo
+from data.annotations import ClassMap, DataError, apply_class_map, normalise_class_name, parse_dataset, parse_voc
+from data.prepare import prepare_dataset
 
 
 # --- fixtures ----------------------------------------------------------------------------------
@@ -193,72 +195,55 @@ def test_class_map_rejects_bad_entries():
     assert ClassMap.from_entries(["a=b=helmet"]).get("a=b") == "helmet"
 
 
-# --- YOLO --------------------------------------------------------------------------------------
-
-def add_yolo(root: Path, rel_stem: str, lines: str, real=(200, 100), suffix=".jpg", image=True):
-    if image:
-        make_image((root / "images" / rel_stem).with_suffix(suffix), real)
-    lab = (root / "labels" / rel_stem).with_suffix(".txt")
-    lab.parent.mkdir(parents=True, exist_ok=True)
-    lab.write_text(lines)
+@pytest.mark.parametrize("name", ["nohelmet", "no helmet", "no-helmet", "no_helmet", "No_Helmet", "Without Helmet",
+                                  "without_helmet", "without-helmet", "head", "HEAD", "bare head", "bare_head",
+                                  "no hardhat", "NO-Hardhat", "no_hardhat", " no -- hardhat "])
+def test_default_class_map_sends_bare_head_spellings_to_no_helmet(name):
+    assert ClassMap().get(name) == "no_helmet"
 
 
-def test_yolo_happy_path_with_names_list_dict_and_flag(tmp_path):
-    (tmp_path / "data.yaml").write_text("names: [helmet, head]\nnc: 2\n")
-    add_yolo(tmp_path, "train/a", "0 0.5 0.5 0.2 0.4\n\n1 0.1 0.1 0.2 0.2\n")
-    res = parse_yolo(tmp_path)
-    rec = record(res, "a")
-    assert res.class_names == ["helmet", "head"] and rec.size == (200, 100)
-    assert [(o.index, o.name) for o in rec.objects] == [(0, "helmet"), (1, "head")]
-    assert rec.objects[0].box == pytest.approx((80, 30, 120, 70))
-    assert rec.objects[1].box == pytest.approx((0, 0, 40, 20))
-    assert rec.image == (tmp_path / "images/train/a.jpg").resolve()
-
-    (tmp_path / "data.yaml").write_text("names:\n  0: With Helmet\n  1: Without Helmet\n")
-    assert parse_yolo(tmp_path).class_names == ["With Helmet", "Without Helmet"]
-    assert parse_yolo(tmp_path, names=["x", "y"]).class_names == ["x", "y"]
+@pytest.mark.parametrize("name", ["helmet", "Helmet", "hardhat", "Hardhat", "hard hat", "hard-hat", "hard_hat",
+                                  "With Helmet", "with_helmet", "with-helmet"])
+def test_default_class_map_sends_helmet_spellings_to_helmet(name):
+    assert ClassMap().get(name) == "helmet"
 
 
-def test_yolo_malformed_lines_and_bad_boxes(tmp_path):
-    add_yolo(tmp_path, "a", "\n".join([
-        "0 0.5 0.5 0.2 0.2",        # 0 ok
-        "0 0.5 0.5 0.2",            # 1 four fields
-        "x 0.5 0.5 0.2 0.2",        # 2 non-numeric class
-        "0 0.5 0.5 0.2 0.2 0.9",    # 3 six fields (a detection with a score)
-        "7 0.5 0.5 0.2 0.2",        # 4 class id without a name
-        "1 0.95 0.5 0.2 0.2",       # 5 right edge at 1.05 (10 px over)
-        "1 0.5 0.5 0 0.2",          # 6 zero width
-        "1 0.5 0.5 inf 0.2",        # 7 non-finite
-        "0.0 0.5 0.5 0.2 0.2",      # 8 integral float class id: ok
-    ]) + "\n")
-    res = parse_yolo(tmp_path, names=["helmet", "no_helmet"])
-    rec = record(res, "a")
-    assert [o.index for o in rec.objects] == [0, 8]
-    assert [(p.reason, p.object_index) for p in rec.problems] == [
-        (A.MALFORMED_LINE, 1), (A.MALFORMED_LINE, 2), (A.MALFORMED_LINE, 3), ("unknown class '7'", 4),
-        (A.BOX_OUTSIDE, 5), (A.DEGENERATE_BOX, 6), (A.MALFORMED_LINE, 7)]
+@pytest.mark.parametrize("name", ["person", "vest", "helmets", "no", "hat"])
+def test_other_names_stay_unknown(name):
+    assert ClassMap().get(name) is None
 
 
-def test_yolo_missing_image_empty_label_and_unannotated_image(tmp_path):
-    add_yolo(tmp_path, "noimg", "0 0.5 0.5 0.2 0.2\n", image=False)
-    add_yolo(tmp_path, "empty", "")
-    make_image(tmp_path / "images" / "background.png")
-    res = parse_yolo(tmp_path, names=["helmet"])
-    assert sorted(problems(res)) == [("background.png", A.NO_ANNOTATION, None),
-                                     ("empty.txt", A.NO_OBJECTS, None),
-                                     ("noimg.txt", A.IMAGE_MISSING, None)]
+def test_class_names_match_ignoring_case_and_separator_runs():
+    assert normalise_class_name("  NO-_ Hard--Hat ") == "no hard hat"
+    assert normalise_class_name("Without\tHelmet") == "without helmet"
+    assert normalise_class_name("nohelmet") == "nohelmet"       # no separator: a different key
 
 
-def test_yolo_names_are_required_and_validated(tmp_path):
-    add_yolo(tmp_path, "a", "0 0.5 0.5 0.2 0.2\n")
-    with pytest.raises(DataError, match="--names"):
-        parse_yolo(tmp_path)
-    (tmp_path / "data.yaml").write_text("names: {0: a, 2: b}\n")
-    with pytest.raises(DataError, match="0..N-1"):
-        parse_yolo(tmp_path)
-    (tmp_path / "data.yaml").write_text("names: [unclosed\n")
-    with pytest.raises(DataError, match="cannot read"):
-        parse_yolo(tmp_path)
+def test_user_entries_override_the_defaults_under_any_spelling():
+    cmap = ClassMap.from_entries(["No_Hardhat=helmet", "Safety-Vest=no_helmet"])
+    assert cmap.get("NO-Hardhat") == "helmet" and cmap.get("no hardhat") == "helmet"
+    assert cmap.get("safety vest") == "no_helmet" and cmap.get("nohelmet") == "no_helmet"
+    shown = cmap.to_dict()
+    assert shown["No_Hardhat"] == "helmet" and "no hardhat" not in shown   # one entry per key, the user's spelling
+    assert ClassMap(defaults=False).get("helmet") is None
+
+
+def test_voc_declared_names_are_the_names_in_the_files(tmp_path):
+    add_voc(tmp_path, "a", [("With Helmet", (1, 1, 9, 9)), ("Dog", (600, 1, 900, 9))])
+    add_voc(tmp_path, "b", [("Without Helmet", (50, 50, 50, 80))])     # rejected (degenerate), still declared
+    assert parse_voc(tmp_path).declared_names == ["With Helmet", "Dog", "Without Helmet"]
+
+
+def test_prepare_refuses_a_voc_source_whose_declared_class_yields_no_crop(tmp_path):
+    root = tmp_path / "src"
+    for i in range(3):
+        add_voc(root, f"p{i}", [("With Helmet", (20, 20, 120, 120)), ("Without Helmet", (390, 20, 600, 120))])
+    with pytest.raises(DataError) as info:
+        prepare_dataset(root, tmp_path / "out", "voc")
+    message = str(info.value)
+    assert "no crop of class 'no_helmet'" in message and "'Without Helmet'" in message
+    assert "box outside image: 3" in message
+    assert not (tmp_path / "out").exists()
 
 
 # --- layout errors -----------------------------------------------------------------------------

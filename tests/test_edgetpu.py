@@ -1,17 +1,18 @@
-"""Tests for export/edgetpu/: the static Edge TPU check and the compiler-log parser.
+"""Tests for export/edgetpu/: the static Edge TPU check on TensorFlow-built models.
 
 Tiny models are built once per module with TensorFlow (a few seconds); the
 variants that TensorFlow will not produce on request (too-new op versions,
 opcodes >= 127, old-style opcodes, two subgraphs, oversized parameters, op
-limitations) are made by editing the int8 model with the flatbuffer object API.
+limitations, ops whose rows no source confirms) are made by editing the int8
+model with the flatbuffer object API. The compiler-log parser is tested in
+test_edgetpu_compiler.py, unreadable files in test_flatbuffer_fuzz.py, the rule
+table and its sources in test_edgetpu_sources.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import stat
-import textwrap
 from pathlib import Path
 
 import flatbuffers
@@ -21,12 +22,8 @@ import pytest
 from export import edgetpu
 from export.edgetpu import (
     EDGETPU_OPS,
-    TFLITE_2_5_MAX_VERSION,
-    InvalidModelError,
-    ModelNotFoundError,
     check_model,
     main,
-    parse_compiler_output,
     render_table,
     schema,
     write_report,
@@ -138,6 +135,10 @@ def test_int8_model_maps_entirely(models):
     assert (out.dtype, out.shape) == ("int8", [1, 4]) and out.scale[0] > 0
     versions = {op.op: op.version for op in report.ops}
     assert all(versions[n] <= EDGETPU_OPS[n].max_version for n in INT8_OPS)
+    # every verdict rests on rules a source confirms: nothing to flag
+    assert report.unverified_rules == [] and report.verdict_unverified_rules == []
+    assert all(op.unverified_rules == [] for op in report.ops)
+    assert "Unverified" not in render_table(report) and "yes*" not in render_table(report)
 
 
 def test_cli_int8_exit_0_table_and_json(models, capsys):
@@ -269,6 +270,58 @@ def test_op_limitations(models, tmp_path):
     assert any("equal x/y dilation" in r for r in report.ops[0].reasons)
     assert any("batch dimension" in r for r in report.ops[3].reasons)
     assert report.first_unsupported_index == 0 and report.tpu_ops == 0
+    assert report.unverified_rules == []  # both limitations are quoted from the Edge TPU table
+
+
+def _mean_to_sum(model, axes: list[int] | None = None):
+    """Turn the MEAN op into SUM (same inputs and ReducerOptions), optionally with other axes."""
+    mean = _op_of(model, "MEAN")
+    code = _opcode_of(model, "MEAN")
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.SUM
+    if axes is not None:
+        axes_tensor = model.subgraphs[0].tensors[mean.inputs[1]]
+        model.buffers[axes_tensor.buffer].data = np.array(axes, dtype=np.int32).view(np.uint8)
+    return model
+
+
+def test_mapped_op_on_an_unverified_row_is_flagged(models, tmp_path, capsys):
+    path = _save(_mean_to_sum(_load(models["int8"])), tmp_path / "sum.tflite")
+    report = check_model(path, compiler=None)
+    sum_op = report.ops[3]
+    assert (sum_op.op, sum_op.mapped, sum_op.on_tpu) == ("SUM", True, True)
+    assert sum_op.unverified_rules == ["op:SUM"]
+    assert all(op.unverified_rules == [] for op in report.ops if op.op != "SUM")
+    assert report.compatible
+    assert report.verdict_unverified_rules == ["op:SUM"] and report.unverified_rules == ["op:SUM"]
+    table = render_table(report)
+    assert ["3", "SUM", "2", "yes*", "TPU"] in [line.split() for line in table.splitlines()]
+    assert "Unverified:" in table and "  - op:SUM: no source read lists it" in table
+    assert "This result rests on rules no source confirms: op:SUM" in table
+    assert main([str(path), "--no-compiler", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdict_unverified_rules"] == ["op:SUM"]
+    assert data["ops"][3]["unverified_rules"] == ["op:SUM"] and data["ops"][0]["unverified_rules"] == []
+
+
+def test_unmapped_op_on_an_unverified_limitation_is_flagged(models, tmp_path):
+    report = check_model(_save(_mean_to_sum(_load(models["int8"]), axes=[0, 1]), tmp_path / "sum0.tflite"),
+                         compiler=None)
+    sum_op = report.ops[3]
+    assert not sum_op.mapped and any("batch dimension" in r for r in sum_op.reasons)
+    assert sum_op.unverified_rules == ["limit:SUM:batch"]
+    assert not report.compatible and report.first_unsupported_index == 3
+    assert report.verdict_unverified_rules == ["limit:SUM:batch"]
+    assert "This result rests on rules no source confirms: limit:SUM:batch" in render_table(report)
+
+
+def test_verified_reason_outweighs_an_unverified_one(models, tmp_path):
+    model = _mean_to_sum(_load(models["int8"]), axes=[0, 1])
+    _op_of(model, "CONV_2D").builtinOptions.dilationHFactor = 2  # a verified limitation, earlier in the graph
+    report = check_model(_save(model, tmp_path / "mixed.tflite"), compiler=None)
+    assert report.first_unsupported_index == 0 and report.ops[0].unverified_rules == []
+    assert report.verdict_unverified_rules == []  # NOT COMPATIBLE holds on verified grounds
+    assert report.unverified_rules == ["limit:SUM:batch"]  # the SUM op's own verdict still rests on it
+    assert "This result rests on" not in render_table(report)
 
 
 def test_two_subgraphs_not_compatible(models, tmp_path):
@@ -278,9 +331,14 @@ def test_two_subgraphs_not_compatible(models, tmp_path):
     assert report.num_subgraphs == 2
     assert report.graph_maps and not report.compatible
     assert any("2 subgraphs" in i for i in report.issues)
+    # no source read states the one-subgraph rule: the verdict says it rests on it
+    assert report.verdict_unverified_rules == ["model:single-subgraph"]
 
 
-def test_parameters_over_budget(models, tmp_path):
+def test_parameters_over_the_on_chip_cache_only_warn(models, tmp_path, capsys):
+    # Changed rule: the compiler streams parameters that do not fit on chip
+    # (PINTO0309/openvino2tensorflow#28: 7.03 MiB "Off-chip memory used for
+    # streaming"), so a large model is slower, not incompatible.
     model = _load(models["int8"])
     big = schema.BufferT()
     big.data = np.zeros(edgetpu.PARAM_BUDGET_BYTES + 1024, dtype=np.uint8)
@@ -289,218 +347,15 @@ def test_parameters_over_budget(models, tmp_path):
     t.name, t.type, t.shape = b"big_weights", schema.TensorType.INT8, np.array([len(big.data)], np.int32)
     t.buffer = len(model.buffers) - 1
     model.subgraphs[0].tensors.append(t)
-    report = check_model(_save(model, tmp_path / "big.tflite"), compiler=None)
+    path = _save(model, tmp_path / "big.tflite")
+    report = check_model(path, compiler=None)
     assert report.param_bytes > edgetpu.PARAM_BUDGET_BYTES
-    assert not report.params_fit and report.graph_maps and not report.compatible
-    assert any("on-chip memory" in i for i in report.issues)
-
-
-# ---------------------------------------------------------------------------
-# Unreadable input
-# ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("kind", ["garbage", "truncated", "fake_identifier", "empty", "missing"])
-def test_bad_files_exit_2_with_clear_message(models, tmp_path, capsys, kind):
-    path = tmp_path / f"{kind}.tflite"
-    if kind == "garbage":
-        path.write_bytes(np.random.default_rng(1).integers(0, 256, 300, dtype=np.uint8).tobytes())
-        expected = "not a TFLite flatbuffer"
-    elif kind == "truncated":
-        path.write_bytes(models["int8"].read_bytes()[:1000])
-        expected = "truncated or corrupt"
-    elif kind == "fake_identifier":
-        path.write_bytes(b"\x10\x00\x00\x00TFL3" + b"\xff" * 40)
-        expected = "truncated or corrupt"
-    elif kind == "empty":
-        path.write_bytes(b"")
-        expected = "not a TFLite flatbuffer"
-    else:
-        expected = "model file not found"
-
-    with pytest.raises(InvalidModelError, match=expected) as excinfo:
-        check_model(path, compiler=None)
-    assert isinstance(excinfo.value, ValueError)
-    if kind == "missing":
-        assert isinstance(excinfo.value, (ModelNotFoundError, FileNotFoundError))
-
-    assert main([str(path), "--no-compiler"]) == 2
-    captured = capsys.readouterr()
-    err = captured.err.strip()
-    assert err.startswith("edgetpu: error:") and expected in err
-    assert len(err.splitlines()) == 1 and "Traceback" not in err
-    assert captured.out == ""
-
-
-def test_missing_explicit_compiler_exit_2(models, tmp_path, capsys):
-    assert main([str(models["int8"]), "--compiler", str(tmp_path / "nope")]) == 2
-    assert "compiler not found" in capsys.readouterr().err
-
-
-# ---------------------------------------------------------------------------
-# Compiler log parsing and the subprocess path
-# ---------------------------------------------------------------------------
-
-# Format as printed by edgetpu_compiler 16 (cf. google-coral/edgetpu #490, #671).
-LOG_PARTIAL = textwrap.dedent("""\
-    Edge TPU Compiler version 16.0.384591198
-    Started a compilation timeout timer of 180 seconds.
-
-    Model compiled successfully in 1354 ms.
-
-    Input model: detector.tflite
-    Input size: 4.17MiB
-    Output model: detector_edgetpu.tflite
-    Output size: 4.75MiB
-    On-chip memory used for caching model parameters: 3.21MiB
-    On-chip memory remaining for caching model parameters: 3.78MiB
-    Off-chip memory used for streaming uncached model parameters: 0.00B
-    Number of Edge TPU subgraphs: 1
-    Total number of operations: 267
-    Operation log: detector_edgetpu.log
-
-    Model successfully compiled but not all operations are supported by the Edge TPU. A percentage of the model will instead run on the CPU, which is slower. If possible, consider updating your model to use only operations supported by the Edge TPU. For details, visit g.co/coral/model-reqs.
-    Number of operations that will run on Edge TPU: 261
-    Number of operations that will run on CPU: 6
-
-    Operator                       Count      Status
-
-    DEQUANTIZE                     2          Operation is working on an unsupported data type
-    DEPTHWISE_CONV_2D              80         Mapped to Edge TPU
-    LOGISTIC                       1          Operation is otherwise supported, but not mapped due to some unspecified limitation
-    CONCATENATION                  1          Mapped to Edge TPU
-    CONCATENATION                  1          More than one subgraph is not supported
-    CONV_2D                        180        Mapped to Edge TPU
-    CUSTOM                         2          Operation is working on an unsupported data type
-    Compilation child process completed within timeout period.
-    Compilation succeeded!
-    """)
-
-LOG_ALL_MAPPED = textwrap.dedent("""\
-    Edge TPU Compiler version 16.0.384591198
-    Started a compilation timeout timer of 180 seconds.
-
-    Model compiled successfully in 212 ms.
-
-    Input model: MODEL
-    Input size: 3.32KiB
-    Output model: MODEL_edgetpu.tflite
-    Output size: 61.20KiB
-    On-chip memory used for caching model parameters: 1.50KiB
-    On-chip memory remaining for caching model parameters: 7.01MiB
-    Off-chip memory used for streaming uncached model parameters: 0.00B
-    Number of Edge TPU subgraphs: 1
-    Total number of operations: 5
-    Operation log: MODEL_edgetpu.log
-
-    Operator                       Count      Status
-
-    CONV_2D                        1          Mapped to Edge TPU
-    DEPTHWISE_CONV_2D              1          Mapped to Edge TPU
-    ADD                            1          Mapped to Edge TPU
-    MEAN                           1          Mapped to Edge TPU
-    FULLY_CONNECTED                1          Mapped to Edge TPU
-    Compilation child process completed within timeout period.
-    Compilation succeeded!
-    """)
-
-LOG_FAILED = textwrap.dedent("""\
-    Edge TPU Compiler version 16.0.384591198
-    ERROR: Didn't find op for builtin opcode 'CONV_2D' version '6'. An older version of this builtin might be supported. Are you using an old TFLite binary with a newer model?
-
-    ERROR: Registration failed.
-
-    Invalid model: model.tflite
-    Model could not be parsed
-    """)
-
-
-def test_parse_compiler_output_partial():
-    p = parse_compiler_output(LOG_PARTIAL)
-    assert p["compiled"] and p["version"] == "16.0.384591198"
-    assert (p["total_ops"], p["ops_on_tpu"], p["ops_on_cpu"], p["tpu_subgraphs"]) == (267, 261, 6, 1)
-    assert p["on_chip_memory_used"] == "3.21MiB" and p["off_chip_memory_used"] == "0.00B"
-    ops = p["operators"]
-    assert len(ops) == 7
-    assert (ops[0].op, ops[0].count, ops[0].status) == (
-        "DEQUANTIZE", 2, "Operation is working on an unsupported data type")
-    assert [o.on_tpu for o in ops] == [False, True, False, True, False, True, False]
-    assert sum(o.count for o in ops) == 267
-
-
-def test_parse_compiler_output_all_mapped_derives_counts():
-    p = parse_compiler_output(LOG_ALL_MAPPED)
-    assert p["compiled"] and p["total_ops"] == 5
-    assert (p["ops_on_tpu"], p["ops_on_cpu"]) == (5, 0)  # not printed when everything maps
-    assert [o.op for o in p["operators"]] == INT8_OPS
-
-
-def test_parse_compiler_output_failure():
-    p = parse_compiler_output(LOG_FAILED)
-    assert not p["compiled"] and p["ops_on_cpu"] is None and p["operators"] == []
-    assert any("Didn't find op for builtin opcode 'CONV_2D' version '6'" in e for e in p["errors"])
-    assert any("Model could not be parsed" in e for e in p["errors"])
-
-
-def _fake_compiler(directory: Path, stdout: str, exit_code: int = 0) -> Path:
-    """A stand-in edgetpu_compiler: prints ``stdout`` and writes the .log to -o DIR."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "stdout.txt").write_text(stdout)
-    script = directory / "edgetpu_compiler"
-    script.write_text(textwrap.dedent(f"""\
-        #!/bin/sh
-        out=.
-        while [ $# -gt 1 ]; do
-          case "$1" in
-            -o|--out_dir) out="$2"; shift 2 ;;
-            *) shift ;;
-          esac
-        done
-        name=$(basename "$1" .tflite)
-        cat "{directory / 'stdout.txt'}"
-        cp "{directory / 'stdout.txt'}" "$out/${{name}}_edgetpu.log"
-        exit {exit_code}
-        """))
-    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return script
-
-
-def test_fake_compiler_on_path_all_mapped(models, tmp_path, monkeypatch, capsys):
-    fake = _fake_compiler(tmp_path / "bin", LOG_ALL_MAPPED)
-    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    report = check_model(models["int8"])  # auto: found on PATH
-    run = report.compiler
-    assert run is not None and run.compiled and run.ok and run.returncode == 0
-    assert run.command[0] == str(fake) and run.command[-1] == str(models["int8"])
-    assert "Edge TPU Compiler version 16.0.384591198" in run.log
-    assert "int8_edgetpu.log" in run.log  # the operation log file was picked up
-    assert (run.ops_on_tpu, run.ops_on_cpu) == (5, 0)
-    assert report.compatible
-    assert main([str(models["int8"])]) == 0
-    assert "Compiler: ran" in capsys.readouterr().out
-    # --no-compiler skips it even though it is on PATH
-    assert check_model(models["int8"], compiler=None).compiler is None
-
-
-def test_fake_compiler_puts_ops_on_cpu(models, tmp_path, capsys):
-    fake = _fake_compiler(tmp_path / "bin", LOG_PARTIAL)
-    report = check_model(models["int8"], compiler=str(fake))
-    assert report.graph_maps  # the static check is happy...
-    assert not report.compatible  # ...but the compiler has the last word
-    assert report.compiler.ops_on_cpu == 6
-    assert any("CPU" in i for i in report.issues)
-    assert any("trust the compiler" in w for w in report.warnings)
-    assert main([str(models["int8"]), "--compiler", str(fake)]) == 1
-    assert "Operation is working on an unsupported data type" in capsys.readouterr().out
-
-
-def test_fake_compiler_failure(models, tmp_path):
-    fake = _fake_compiler(tmp_path / "bin", LOG_FAILED, exit_code=1)
-    report = check_model(models["int8"], compiler=str(fake))
-    assert not report.compiler.compiled and not report.compiler.ok
-    assert report.compiler.returncode == 1
-    assert not report.compatible
-    assert any("edgetpu_compiler failed" in i and "Didn't find op" in i for i in report.issues)
+    assert not report.params_fit and report.graph_maps and report.compatible
+    assert report.issues == []
+    assert any("streams the rest from host memory" in w for w in report.warnings)
+    assert main([str(path), "--no-compiler"]) == 0
+    out = capsys.readouterr().out
+    assert "does NOT fit: the rest is streamed from host memory" in out and "Result: COMPATIBLE" in out
 
 
 # ---------------------------------------------------------------------------
@@ -517,16 +372,3 @@ def test_write_report_is_atomic_json(models, tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["edgetpu.json"]  # no temp file left
     write_report(models["int8"], out, compiler=None)  # overwrite in place
     assert json.loads(out.read_text())["compatible"] is True
-
-
-def test_op_table_is_consistent():
-    builtin_names = {k for k in vars(schema.BuiltinOperator) if not k.startswith("_")}
-    assert set(TFLITE_2_5_MAX_VERSION) <= builtin_names
-    for name, rule in EDGETPU_OPS.items():
-        assert name in builtin_names
-        assert rule.max_version == TFLITE_2_5_MAX_VERSION[name], name
-    # the ops of the known-good full-int8 MobileNetV2 (field notes) are all supported
-    for name, version in {"CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "ADD": 2, "PAD": 2,
-                          "MEAN": 2, "FULLY_CONNECTED": 4}.items():
-        assert version <= EDGETPU_OPS[name].max_version
-    assert "DEQUANTIZE" not in EDGETPU_OPS and "LEAKY_RELU" not in EDGETPU_OPS

@@ -14,7 +14,11 @@ import pytest
 from PIL import Image, ImageDraw
 
 from data import prepare as P
-from data.prepare import DataError, crop_geometry, main, prepare_dataset
+from data.prepare import write as _write  # noqa: F401 (P.write in monkeypatch)
+from data import manifest as M
+from data.errors import DataError
+from data.prepare import crop_geometry, prepare_dataset
+from data.prepare.cli import main
 from data.splitting import grouped_kfold_split, grouped_stratified_split
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,10 +116,10 @@ def test_voc_happy_path_crops_manifest_and_report(tmp_path):
         assert sorted(p.name for p in (out / s).iterdir()) == ["helmet", "no_helmet"]
 
     rows = read_csv(out / "manifest.csv")
-    assert tuple(rows[0].keys()) == P.MANIFEST_COLUMNS
+    assert tuple(rows[0].keys()) == M.MANIFEST_COLUMNS
     by_obj = {r["object"]: r for r in rows}
     h = by_obj["0"]
-    assert (h["crop"], h["source"], h["class"], h["split"]) == ("train/helmet/a_0.png", "images/a.png", "helmet", "train")
+    assert (h["crop"], h["image"], h["class"], h["split"]) == ("train/helmet/src__a_0.png", "images/a.png", "helmet", "train")
     # declared 400x300 -> real 200x150 halves the box: (50, 30, 100, 60); margin 0.2 -> 10 px / 6 px
     assert [float(h[f"box_{k}"]) for k in ("x0", "y0", "x1", "y1")] == [50, 30, 100, 60]
     assert [int(h[f"crop_{k}"]) for k in ("x0", "y0", "x1", "y1")] == [40, 24, 110, 66]
@@ -125,7 +129,7 @@ def test_voc_happy_path_crops_manifest_and_report(tmp_path):
     assert crop.getpixel((35, 21)) == (255, 0, 0) and crop.getpixel((2, 2)) == (128, 128, 128)
     # the second head touches the image corner: margin clipped to the image
     n = by_obj["1"]
-    assert n["crop"] == "train/no_helmet/a_1.png"
+    assert n["crop"] == "train/no_helmet/src__a_1.png"
     assert [int(n[f"crop_{k}"]) for k in ("x0", "y0", "x1", "y1")] == [0, 0, 24, 24]
     assert [float(n[f"head_{k}"]) for k in ("x0", "y0", "x1", "y1")] == [0, 0, 20, 20]
 
@@ -156,12 +160,12 @@ def test_yolo_happy_path(tmp_path):
     report = prepare_dataset(root, out, "yolo", min_side=0, fractions=(1, 0, 0))
     rows = read_csv(out / "manifest.csv")
     assert [(r["crop"], r["class"], r["source_class"]) for r in rows] == [
-        ("train/helmet/p_0.png", "helmet", "helmet"), ("train/no_helmet/p_1.png", "no_helmet", "head")]
+        ("train/helmet/src__p_0.png", "helmet", "helmet"), ("train/no_helmet/src__p_1.png", "no_helmet", "head")]
     assert [float(rows[0][f"box_{k}"]) for k in ("x0", "y0", "x1", "y1")] == [80, 30, 120, 70]
     assert [int(rows[0][f"crop_{k}"]) for k in ("x0", "y0", "x1", "y1")] == [72, 22, 128, 78]
     assert report.skipped == {"unknown class 'person'": 1}
     skipped = read_csv(out / "skipped.csv")
-    assert [(s["source"], s["object"], s["reason"]) for s in skipped] == [
+    assert [(s["image"], s["object"], s["reason"]) for s in skipped] == [
         ("images/train/p.jpg", "2", "unknown class 'person'")]
 
 
@@ -195,7 +199,7 @@ def test_bad_inputs_become_counted_skips(tmp_path):
         "no annotation file": 1}  # images/gone.png: gone.xml names another file, so nothing annotates it
     assert report.crops == 2
     skipped = read_csv(out / "skipped.csv")
-    assert tuple(skipped[0].keys()) == P.SKIPPED_COLUMNS
+    assert tuple(skipped[0].keys()) == M.SKIPPED_COLUMNS
     assert len(skipped) == sum(report.skipped.values())
     reasons = {(s["annotation"], s["reason"]) for s in skipped}
     assert ("annotations/escape.xml", "path escapes dataset root") in reasons
@@ -264,7 +268,7 @@ def test_prepare_split_has_no_photo_in_two_splits_and_is_reproducible(tmp_path):
     assert rows == read_csv(tmp_path / "o2/manifest.csv")
     splits_of = defaultdict(set)
     for r in rows:
-        splits_of[r["source"]].add(r["split"])
+        splits_of[r["image"]].add(r["split"])
         assert r["crop"].startswith(f"{r['split']}/{r['class']}/")
         assert (tmp_path / "o1" / r["crop"]).is_file()
     assert all(len(s) == 1 for s in splits_of.values())
@@ -302,10 +306,10 @@ def test_prepare_folds_make_every_crop_a_test_crop_once(tmp_path, capsys):
         report = prepare_dataset(root, tmp_path / f"f{fold}", "voc", seed=0, folds=3, fold=fold)
         assert report.settings["folds"] == 3 and report.settings["fold"] == fold
         rows = read_csv(tmp_path / f"f{fold}/manifest.csv")
-        assert len({r["source"] for r in rows if r["split"] == "test"} &
-                   {r["source"] for r in rows if r["split"] != "test"}) == 0
-        test_crops.append({(r["source"], r["object"]) for r in rows if r["split"] == "test"})
-    every = {(r["source"], r["object"]) for r in rows}
+        assert len({r["image"] for r in rows if r["split"] == "test"} &
+                   {r["image"] for r in rows if r["split"] != "test"}) == 0
+        test_crops.append({(r["image"], r["object"]) for r in rows if r["split"] == "test"})
+    every = {(r["image"], r["object"]) for r in rows}
     assert set().union(*test_crops) == every and sum(map(len, test_crops)) == len(every)
     for args, msg in ((["--folds", "1"], "--folds must"), (["--folds", "3", "--fold", "3"], "--fold must be between"),
                       (["--fold", "1"], "--fold needs --folds")):
@@ -324,12 +328,12 @@ def test_copies_of_a_photo_share_a_split_and_conflicting_labels_are_counted(tmp_
     add_voc(root, "img07", heads, scene=7)
     for seed in range(4):
         report = prepare_dataset(root, tmp_path / f"s{seed}", "voc", seed=seed)
-        rows = {Path(r["source"]).stem: r for r in read_csv(report.paths["manifest"])}
+        rows = {Path(r["image"]).stem: r for r in read_csv(report.paths["manifest"])}
         assert rows["copy_a"]["split"] == rows["copy_b"]["split"] == rows["img00"]["split"]
         assert rows["copy_c"]["split"] == rows["img07"]["split"]
         assert rows["copy_a"]["photo_group"] == rows["img00"]["photo_group"] != rows["img07"]["photo_group"]
-        assert rows["img01"]["photo_group"] == rows["img01"]["source"]
-    assert report.duplicates == {"groups": 2, "photos": 5, "conflicting_heads": 1}
+        assert rows["img01"]["photo_group"] == "src:" + rows["img01"]["image"]
+    assert report.duplicates == {"groups": 2, "photos": 5, "conflicting_heads": 1, "across_datasets": 0}
     assert report.settings["duplicate_distance"] == 8
     assert "near-duplicate photos: 5 in 2 groups" in report.summary()
 
@@ -338,7 +342,7 @@ def test_copies_of_a_photo_share_a_split_and_conflicting_labels_are_counted(tmp_
     apart = leaky[0]
     assert apart.duplicates["groups"] == 0
     assert any(any("have a near-duplicate in train (--duplicate-distance off)" in w for w in r.warnings) for r in leaky)
-    assert all(r["photo_group"] == r["source"] for r in read_csv(apart.paths["manifest"]))
+    assert all(r["photo_group"] == "src:" + r["image"] for r in read_csv(apart.paths["manifest"]))
     assert main(["--format", "voc", "--root", str(root), "--out", str(tmp_path / "bad"), "--duplicate-distance", "64"]) == 2
     assert "--duplicate-distance must be an integer between 0 and 63" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
@@ -396,7 +400,7 @@ def test_a_crash_leaves_no_half_written_output(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(P.csv, "DictWriter", boom)      # dies after all crops were written
+    monkeypatch.setattr(P.write.csv, "DictWriter", boom)      # dies after all crops were written
     with pytest.raises(RuntimeError):
         prepare_dataset(root, out, "voc")
     assert not out.exists()
@@ -405,7 +409,7 @@ def test_a_crash_leaves_no_half_written_output(tmp_path, monkeypatch):
 
     prepare_dataset(root, out, "voc")
     before = read_csv(out / "manifest.csv")
-    monkeypatch.setattr(P.csv, "DictWriter", boom)
+    monkeypatch.setattr(P.write.csv, "DictWriter", boom)
     with pytest.raises(RuntimeError):
         prepare_dataset(root, out, "voc", force=True, seed=5)
     assert read_csv(out / "manifest.csv") == before     # previous output untouched
@@ -430,7 +434,7 @@ def test_cli_exit_codes_and_summary(tmp_path, capsys):
         (["--root", str(tmp_path / "missing"), "--out", str(tmp_path / "o2")], "does not exist"),
         (["--root", str(root), "--out", str(tmp_path / "o3"), "--class-map", "x=hat"], "label must be one of"),
         (["--root", str(root), "--out", str(tmp_path / "o4"), "--split", "0.5,0.5,0.5"], "sum to 1"),
-        (["--root", str(root), "--out", str(tmp_path / "o5"), "--names", "a,b"], "only applies to --format yolo"),
+        (["--root", str(root), "--out", str(tmp_path / "o5"), "--names", "a,b"], "only apply to YOLO"),
         (["--root", str(root), "--out", str(tmp_path / "o6"), "--margin", "-1"], "--margin"),
     ]
     for args, msg in cases:
@@ -462,12 +466,12 @@ def test_real_helmet_dataset_end_to_end(tmp_path):
     assert report.skipped == {"box outside image": 13, "too small": 33, "no objects": 3}
     assert report.crops == len(rows) == 1115 - 13 - 33
     skipped = read_csv(out / "skipped.csv")
-    assert sorted(s["source"] for s in skipped if s["reason"] == "no objects") == [
+    assert sorted(s["image"] for s in skipped if s["reason"] == "no objects") == [
         "images/BikesHelmets35.png", "images/BikesHelmets459.png", "images/BikesHelmets735.png"]
 
     splits_of = defaultdict(set)
     for r in rows:
-        splits_of[r["source"]].add(r["split"])
+        splits_of[r["image"]].add(r["split"])
     assert all(len(s) == 1 for s in splits_of.values()), "a source photo is in two splits"
     overall = sum(r["class"] == "helmet" for r in rows) / len(rows)
     for s, fraction in zip(P.SPLITS, (0.7, 0.1, 0.2)):

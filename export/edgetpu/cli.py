@@ -6,9 +6,10 @@ import argparse
 import sys
 from typing import Sequence
 
+from data.errors import ToolchainError
+
 from .check import check_model
 from .compiler import COMPILER_NAME
-from .errors import EdgeTpuCheckError
 from .report import render_table
 
 
@@ -29,8 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     compiler: str | None = None if args.no_compiler else (args.compiler or "auto")
     try:
         report = check_model(args.model, compiler=compiler)
-    except EdgeTpuCheckError as exc:
-        print(f"edgetpu: error: {exc}", file=sys.stderr)
-        return 2
+    except ToolchainError as exc:
+        message = " ".join(str(exc).splitlines())  # one line, whatever the file name holds
+        print(f"edgetpu: error: {message}", file=sys.stderr)
+        return exc.exit_code
     print(report.to_json() if args.json else render_table(report))
     return 0 if report.compatible else 1
