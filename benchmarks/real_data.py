@@ -68,7 +68,7 @@ def train_real(arch: str, crops: Path, save_dir: Path, init_checkpoint: Path | N
 
 def run_model(arch: str, name: str, crops: Path, work: Path, init_checkpoint: Path | None, *overrides: str) -> dict:
     from explain.gradcam import explain_images, load_runtimes, write_outputs
-    from explain.inputs import load_images
+    from data.images import expand_paths, load_images
     from export.to_tflite import export_checkpoint
 
     started = time.perf_counter()
@@ -77,7 +77,7 @@ def run_model(arch: str, name: str, crops: Path, work: Path, init_checkpoint: Pa
     metrics = json.loads((run_dir / "metrics.json").read_text())
     export = export_checkpoint(Path(metrics["best_checkpoint"]), work / f"export_{name}", force=True)
     runtimes = load_runtimes(export.out)
-    test = load_images([crops / "test"], runtimes.spec)
+    test = load_images(expand_paths([crops / "test"]), runtimes.spec)
     report = explain_images(runtimes, test.pixels, boxes=test.boxes, names=[p.name for p in test.paths])
     overlays = write_outputs(report, test.pixels, work / f"explain_{name}", runtimes.methods)
     result = model_results(arch, run_dir, fit_seconds, metrics, export, report["summary"],
@@ -89,7 +89,7 @@ def run_model(arch: str, name: str, crops: Path, work: Path, init_checkpoint: Pa
 def rescore_explanations(results: dict, work: Path) -> dict:
     """Grad-CAM parity, pointing game and energy in box again for every row with an export in ``work``."""
     from explain.gradcam import explain_images, load_runtimes
-    from explain.inputs import load_images
+    from data.images import expand_paths, load_images
 
     rescored = {}
     for name, row in results.items():
@@ -97,7 +97,7 @@ def rescore_explanations(results: dict, work: Path) -> dict:
         if name.startswith("_") or not (export / "model.pt").is_file():
             continue
         runtimes = load_runtimes(export)
-        test = load_images([work / "crops" / "test"], runtimes.spec)
+        test = load_images(expand_paths([work / "crops" / "test"]), runtimes.spec)
         report = explain_images(runtimes, test.pixels, boxes=test.boxes, names=[p.name for p in test.paths])
         rescored[name] = {**row, "explain": report["summary"]}
         print(f"{name}: Grad-CAM re-scored on {len(test.pixels)} test crops")

@@ -34,11 +34,11 @@ def score(export_dir: Path, test_dir: Path) -> dict:
 
     from data.sources import labelled_files
     from explain.gradcam import explain_images, load_runtimes
-    from explain.inputs import load_images
+    from data.images import expand_paths, load_images
     from explain.metrics import peak_cell
 
     runtimes = load_runtimes(export_dir, saved_model=False)
-    test = load_images([test_dir], runtimes.spec)
+    test = load_images(expand_paths([test_dir]), runtimes.spec)
     report = explain_images(runtimes, test.pixels, boxes=test.boxes)
     label_of = {p.resolve(): label for p, label in labelled_files(test_dir)}
     labels = torch.tensor([label_of[p.resolve()] for p in test.paths])

@@ -36,7 +36,7 @@ from data.prepare.cli import parse_duplicate_distance  # noqa: E402
 def run_seed(arch: str, seed: int, crops: Path, work: Path, init_checkpoint: Path | None,
              fit_overrides: list[str]) -> dict:
     from explain.gradcam import explain_images, load_runtimes
-    from explain.inputs import load_images
+    from data.images import expand_paths, load_images
     from export.to_tflite import export_checkpoint
 
     run_dir = train_real(arch, crops, work / "runs", init_checkpoint, f"--seed_everything={seed}", f"--data.seed={seed}",
@@ -45,7 +45,7 @@ def run_seed(arch: str, seed: int, crops: Path, work: Path, init_checkpoint: Pat
     export = export_checkpoint(Path(metrics["best_checkpoint"]), work / f"export_seed{seed}", force=True)
     artifacts = export.parity["artifacts"]
     runtimes = load_runtimes(export.out, saved_model=False)
-    test = load_images([crops / "test"], runtimes.spec)
+    test = load_images(expand_paths([crops / "test"]), runtimes.spec)
     pointing = explain_images(runtimes, test.pixels, boxes=test.boxes)["summary"]["pointing_game"]
     return {
         "seed": seed,

@@ -12,7 +12,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from .augment import AugmentConfig, build_transforms
 from .preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
-from .sources import SPLITS, SYNTHETIC, LabeledPixels, load_split, stratified_subset
+from .images import Images
+from .sources import SPLITS, SYNTHETIC, load_split, stratified_subset
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 class PixelDataset(Dataset):
     """uint8 NHWC pixels held in memory; returns (float CHW in [0, 1], label)."""
 
-    def __init__(self, data: LabeledPixels, transform):
+    def __init__(self, data: Images, transform):
         self.pixels = torch.from_numpy(np.ascontiguousarray(data.pixels.transpose(0, 3, 1, 2)))
         self.labels = torch.from_numpy(data.labels)
         self.transform = transform
@@ -61,7 +62,7 @@ class HelmetDataModule(pl.LightningDataModule):
         self.hparams.source = source
         self.spec = PreprocessSpec(input_size=image_size)
         self.augment = augment if augment is not None else AugmentConfig()
-        self.data: dict[str, LabeledPixels] = {}
+        self.data: dict[str, Images] = {}
 
     def setup(self, stage: str | None = None) -> None:
         for split in SPLITS:

@@ -122,10 +122,3 @@ class PreprocessSpec:
             pixels = pixels[None]
         return np.ascontiguousarray(self.to_float_nhwc(pixels).transpose(0, 3, 1, 2))
 
-
-def list_images(directory: str | Path) -> list[Path]:
-    """Image files directly inside ``directory``, sorted, hidden files ignored."""
-    return sorted(
-        p for p in Path(directory).iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
-    )

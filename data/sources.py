@@ -1,19 +1,20 @@
-"""Where labelled pixels come from: the synthetic generator or an ImageFolder on disk.
+"""Where labelled images come from: the synthetic generator or an ImageFolder on disk.
 
-Every source ends as ``LabeledPixels``: uint8 NHWC arrays already through the shared
-preprocessing, labels in the project's order, and the file paths they came from.
+Every source ends as ``data.images.Images``: uint8 NHWC arrays already through the shared
+preprocessing, labels in the project's order, and the file paths (and, for a prepared dataset, the
+head boxes and datasets) they came from.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, ImageDecodeError
-from .preprocessing import LABELS, PreprocessSpec, list_images
+from .errors import DataError
+from .images import Images, image_files, load_images
+from .preprocessing import LABELS, PreprocessSpec
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -21,21 +22,7 @@ SYNTHETIC = "synthetic"
 DEFAULT_SYNTHETIC_COUNTS = {"train": 5000, "val": 500, "test": 1000}
 
 
-@dataclass
-class LabeledPixels:
-    pixels: np.ndarray  # uint8 (N, H, W, 3)
-    labels: np.ndarray  # int64 (N,)
-    paths: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def class_counts(self) -> dict[str, int]:
-        return {name: int((self.labels == i).sum()) for i, name in enumerate(LABELS)}
-
-
-def stratified_subset(data: LabeledPixels, fraction: float, seed: int = 0) -> LabeledPixels:
+def stratified_subset(data: Images, fraction: float, seed: int = 0) -> Images:
     """A seeded random ``fraction`` of each class's images (at least one per class), in their original order."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
@@ -44,13 +31,11 @@ def stratified_subset(data: LabeledPixels, fraction: float, seed: int = 0) -> La
     for label in np.unique(data.labels):
         members = np.flatnonzero(data.labels == label)
         keep.extend(rng.choice(members, size=max(1, round(fraction * len(members))), replace=False))
-    keep = np.sort(keep)
-    return LabeledPixels(data.pixels[keep], data.labels[keep],
-                         [data.paths[i] for i in keep] if data.paths else [], data.skipped)
+    return data.subset(np.sort(keep))
 
 
 def synthetic_split(split: str, spec: PreprocessSpec, seed: int = 0,
-                    counts: dict[str, int] | None = None, limit: int | None = None) -> LabeledPixels:
+                    counts: dict[str, int] | None = None, limit: int | None = None) -> Images:
     """A split of the built-in synthetic data (its first ``limit`` images); splits use disjoint image indices."""
     from .synthetic import generate
 
@@ -60,7 +45,7 @@ def synthetic_split(split: str, spec: PreprocessSpec, seed: int = 0,
     start = sum(counts[s] for s in SPLITS[: SPLITS.index(split)])
     n = counts[split] if limit is None else min(limit, counts[split])
     images, labels = generate(n, seed=seed, size=spec.input_size, start=start)
-    return LabeledPixels(images, labels.astype(np.int64))
+    return Images(images, labels.astype(np.int64))
 
 
 def _class_dirs(directory: Path) -> dict[str, Path]:
@@ -101,7 +86,7 @@ def labelled_files(directory: Path) -> list[tuple[Path, int]]:
     """(image, label) pairs of ``directory/{helmet,no_helmet}/*``; any other class folder is refused."""
     items = []
     for name, path in sorted(_class_dirs(directory).items()):
-        items += [(p, LABELS.index(name)) for p in list_images(path)]
+        items += [(p, LABELS.index(name)) for p in image_files(path)]
     return items
 
 
@@ -115,28 +100,16 @@ def _split_flat(items, seed, fractions):
     return {split: [it for it, a in zip(items, result.assignment) if a == i] for i, split in enumerate(SPLITS)}
 
 
-def load_pixels(items: list[tuple[Path, int]], spec: PreprocessSpec) -> LabeledPixels:
-    """Decode and preprocess every file once; unreadable files are skipped and counted."""
-    pixels, labels, paths, skipped = [], [], [], []
-    for path, label in items:
-        try:
-            pixels.append(spec.load_uint8(path))
-        except ImageDecodeError as e:
-            skipped.append((str(path), str(e)))
-            continue
-        labels.append(label)
-        paths.append(str(path))
-    if skipped:
-        log.warning("skipped %d unreadable image(s), e.g. %s", len(skipped), skipped[0][1])
-    if not pixels:
+def load_pixels(items: list[tuple[Path, int]], spec: PreprocessSpec) -> Images:
+    """Decode and preprocess every (file, label) once; unreadable files are skipped and counted."""
+    images = load_images([p for p, _ in items], spec, labels=[y for _, y in items])
+    if not len(images):
         raise DataError(f"none of the {len(items)} image(s) could be read")
-    size = spec.input_size
-    return LabeledPixels(np.stack(pixels).reshape(-1, size, size, 3), np.asarray(labels, dtype=np.int64),
-                         paths, skipped)
+    return images
 
 
 def load_split(source: str, split: str, spec: PreprocessSpec, seed: int = 0,
-               synthetic_counts: dict[str, int] | None = None) -> LabeledPixels:
+               synthetic_counts: dict[str, int] | None = None) -> Images:
     """One split of ``source`` ("synthetic" or an ImageFolder root), preprocessed."""
     if source == SYNTHETIC:
         return synthetic_split(split, spec, seed, synthetic_counts)
@@ -144,7 +117,7 @@ def load_split(source: str, split: str, spec: PreprocessSpec, seed: int = 0,
 
 
 def load_labelled(source: str, split: str, spec: PreprocessSpec, seed: int = 0,
-                  synthetic_counts: dict[str, int] | None = None) -> LabeledPixels:
+                  synthetic_counts: dict[str, int] | None = None) -> Images:
     """Images to evaluate on: a split of a split root (or of synthetic data), or every image of a flat
     ``helmet/ no_helmet/`` folder."""
     if source != SYNTHETIC:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from data.preprocessing import LABELS, PreprocessSpec
-from export.parity import ARTIFACT_FILES, PYTORCH_FILE
+from export.layout import ARTIFACT_FILES, PYTORCH_FILE
 from export.runtimes import softmax
 from lightning_modules.checkpoint import CheckpointError, LoadedClassifier, load_classifier
 
@@ -315,7 +315,7 @@ def write_outputs(report: dict, pixels: np.ndarray, out: str | Path, methods: di
 
 # --- CLI ------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    from .inputs import load_images
+    from data.images import expand_paths, load_images
 
     parser = argparse.ArgumentParser(prog="python -m explain.gradcam", description=__doc__.splitlines()[0])
     parser.add_argument("--artifacts", required=True, type=Path, help="directory written by export/to_tflite.py")
@@ -334,9 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     except ArtifactsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    images = load_images(args.images, spec)
-    for skip in images.skipped:
-        print(f"skipped: {skip['reason']}", file=sys.stderr)
+    images = load_images(expand_paths(args.images), spec)
+    for _path, reason in images.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
     if not len(images.paths):
         print(f"error: none of the {len(images.skipped)} image path(s) could be read", file=sys.stderr)
         return 1
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     report = explain_images(runtimes, images.pixels, boxes=images.boxes, target=args.target,
                             names=[str(p) for p in images.paths])
     report["summary"]["skipped_images"] = len(images.skipped)
-    report["skipped"] = images.skipped
+    report["skipped"] = [{"path": path, "reason": reason} for path, reason in images.skipped]
     written = write_outputs(report, images.pixels, args.out, runtimes.methods, args.max_sheet)
     print(format_summary(report["summary"]))
     print(f"explained {len(images.paths)} image(s), skipped {len(images.skipped)}; "

@@ -16,20 +16,14 @@ import torch
 from torchmetrics.functional.classification import multiclass_accuracy
 
 from data.preprocessing import PreprocessSpec
-from data.sources import DataError, LabeledPixels, load_labelled
+from data.images import Images
+from data.sources import DataError, load_labelled
 from lightning_modules.checkpoint import CheckpointError, load_classifier
 
 from .artifacts import path_bytes, write_json
+from .layout import ARTIFACT_FILES, PYTORCH_FILE
 from .runtimes import OnnxRunner, SavedModelRunner, TFLiteRunner, TorchRunner, softmax
 
-PYTORCH_FILE = "model.pt"
-ARTIFACT_FILES = {  # parity row -> file in the artifacts directory, in conversion order
-    "pytorch": PYTORCH_FILE,
-    "onnx": "model.onnx",
-    "saved_model": "saved_model",
-    "tflite_float32": "model_float32.tflite",
-    "tflite_int8": "model_int8.tflite",
-}
 
 
 def runners_for(artifacts: Path, spec: PreprocessSpec) -> dict:
@@ -63,7 +57,7 @@ def compare(reference_logits: np.ndarray, logits: np.ndarray, labels: np.ndarray
     }
 
 
-def run_parity(artifacts: Path, images: LabeledPixels, spec: PreprocessSpec, runners: dict | None = None) -> dict:
+def run_parity(artifacts: Path, images: Images, spec: PreprocessSpec, runners: dict | None = None) -> dict:
     runners = runners or runners_for(artifacts, spec)
     logits, seconds = {}, {}
     for name, runner in runners.items():
@@ -108,7 +102,7 @@ def parity_for_directory(artifacts: Path, data: str | None = None, split: str = 
     source = data or loaded.data_source
     images = load_labelled(source, split, spec, loaded.data.get("seed", 0), loaded.data.get("synthetic_counts"))
     if limit:
-        images = LabeledPixels(images.pixels[:limit], images.labels[:limit], images.paths[:limit], images.skipped)
+        images = images.subset(range(min(limit, len(images))))
     report = run_parity(artifacts, images, spec)
     report.update({"data": source, "split": split})
     return report

@@ -32,7 +32,8 @@ from .artifacts import STAGE_SECONDS, OutputExistsError, path_bytes, sha256, sta
 from .calibration import CalibrationError, calibration_pixels
 from .edgetpu import write_report as write_edgetpu_report
 from .onnx_export import OPSET, export_onnx
-from .parity import ARTIFACT_FILES, PYTORCH_FILE, format_table, run_parity
+from .layout import ARTIFACT_FILES, PYTORCH_FILE
+from .parity import format_table, run_parity
 from .runtimes import OnnxRunner, SavedModelRunner, TFLiteRunner, TorchRunner
 from .savedmodel import ConversionError, onnx_to_saved_model
 from .tflite_convert import IO_TYPES, convert_float32, convert_int8

@@ -17,7 +17,7 @@ from data.preprocessing import PreprocessSpec
 from data.synthetic import generate
 from explain import metrics
 from explain.gradcam import explain_images, explain_synthetic, load_runtimes, main
-from explain.inputs import head_box
+from data.manifest import crop_info
 from explain.tflite_cam import TFLiteCam, _dequantize_const, cam_from_activations, find_gap_linear_head
 from explain.torch_gradcam import analytic_cam, torch_gradcam, upsample
 
@@ -164,8 +164,8 @@ def test_head_box_from_a_prepared_manifest(tmp_path):
     columns = "crop,crop_x0,crop_y0,crop_x1,crop_y1,head_x0,head_y0,head_x1,head_y1"
     (tmp_path / "prepared" / "manifest.csv").write_text(
         f"{columns}\ntest/helmet/img_0.png,100,50,164,82,8,4,40,20\n")
-    assert head_box(crop, 128) == pytest.approx((16, 16, 80, 80))  # x * 128/64, y * 128/32
-    assert head_box(tmp_path / "elsewhere.png", 128) is None
+    assert crop_info(crop).head_box(128) == pytest.approx((16, 16, 80, 80))  # x * 128/64, y * 128/32
+    assert crop_info(tmp_path / "elsewhere.png") is None
 
 
 # --- metrics on hand-made maps --------------------------------------------------------------------

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from data import synthetic
-from data.preprocessing import LABELS, PreprocessSpec, list_images
+from data.images import image_files
+from data.preprocessing import LABELS, PreprocessSpec
 from data.synthetic import HELMET_KINDS, NO_HELMET_KINDS, generate, label_of, render, write_imagefolder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -199,7 +200,7 @@ def test_write_imagefolder_layout_counts_and_content(tmp_path):
         assert sorted(p.name for p in (root / split).iterdir()) == sorted(LABELS)
         seen[split] = set()
         for name in LABELS:
-            files = list_images(root / split / name)
+            files = image_files(root / split / name)
             assert len(files) == per_class[name]
             for f in files:
                 assert len(f.stem) == 6 and f.suffix == ".png"
