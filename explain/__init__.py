@@ -1,6 +1,9 @@
-"""Grad-CAM parity across runtimes (PyTorch, SavedModel, int8 TFLite): ``python -m explain.gradcam``.
+"""Explanation parity across runtimes (PyTorch, SavedModel, int8 TFLite): ``python -m explain``.
 
-torch_gradcam (Captum + the shared upsampling), tflite_cam (gradient-free CAM on TFLite, occlusion
-fallback), savedmodel_gradcam (tf.GradientTape), metrics, inputs (files, head boxes), render (PNGs),
-gradcam (library + CLI), synthetic_bench (the synthetic test split benchmark).
+Every explainer answers ``attribute(uint8 pixels, target=None) -> Attribution`` (attribution):
+torch_gradcam (Captum LayerGradCam), savedmodel_gradcam (tf.GradientTape), tflite_cam (exact CAM on a
+float or int8 TFLite model, occlusion for other heads). export_explainers loads them for an export
+directory; parity explains images in all of them and compares the maps (metrics); synthetic_split
+does it on the model's synthetic test split; render and outputs draw and write the report; cli is
+the command line.
 """

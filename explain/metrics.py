@@ -3,15 +3,19 @@
 Parity metrics compare two maps at their *native* resolution (the feature-map grid, e.g. 8x8 or
 4x4 cells): upsampling first would only add interpolated cells that inflate agreement.
 
-Degenerate maps: a Grad-CAM map can be all zero (every cell's evidence for the class is negative
-and the ReLU removes it). A correlation is then undefined; here two constant maps count as 1.0
-when they are equal and 0.0 otherwise, and one constant map against a varying one counts as 0.0,
-so the numbers stay bounded and a flat map never passes for agreement by accident.
+Pearson and Spearman are torchmetrics' (``pearson_corrcoef``, ``spearman_corrcoef``) on the maps in
+float64. Degenerate maps: a Grad-CAM map can be all zero (every cell's evidence for the class is
+negative and the ReLU removes it). A correlation is then undefined (torchmetrics returns NaN); here two
+constant maps count as 1.0 when they are equal and 0.0 otherwise, and one constant map against a
+varying one counts as 0.0, so the numbers stay bounded and a flat map never passes for agreement by
+accident.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+from torchmetrics.functional import pearson_corrcoef, spearman_corrcoef
 
 TOP_FRACTION = 0.2
 
@@ -34,33 +38,23 @@ def _degenerate(a: np.ndarray, b: np.ndarray) -> float | None:
     return None
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
+def _correlation(corrcoef, a: np.ndarray, b: np.ndarray) -> float:
+    """A torchmetrics correlation of two maps (float64), constant maps handled as the module docstring says."""
     a, b = _flat_pair(a, b)
     special = _degenerate(a, b)
     if special is not None:
         return special
-    return float(np.clip(np.corrcoef(a, b)[0, 1], -1.0, 1.0))
+    value = float(corrcoef(torch.from_numpy(a), torch.from_numpy(b)))
+    return 0.0 if np.isnan(value) else value  # NaN: too flat for float64 to tell apart, as if constant
 
 
-def rankdata(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, ties get their average rank (like scipy.stats.rankdata(method='average'))."""
-    x = np.asarray(x).ravel()
-    order = np.argsort(x, kind="stable")
-    sorted_x = x[order]
-    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
-    ends = np.r_[starts[1:], len(x)]
-    ranks = np.empty(len(x), np.float64)
-    for s, e in zip(starts, ends):
-        ranks[order[s:e]] = (s + 1 + e) / 2.0
-    return ranks
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    return _correlation(pearson_corrcoef, a, b)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = _flat_pair(a, b)
-    special = _degenerate(a, b)
-    if special is not None:
-        return special
-    return pearson(rankdata(a), rankdata(b))
+    """Pearson of the ranks (ties share their average rank)."""
+    return _correlation(spearman_corrcoef, a, b)
 
 
 def top_cells(m: np.ndarray, fraction: float = TOP_FRACTION) -> set[int]:

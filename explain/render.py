@@ -1,7 +1,9 @@
 """Pictures of the maps: one overlay PNG per image and a contact sheet (matplotlib, Agg, jet).
 
-Every heat map shown is the native map upsampled with ``torch_gradcam.upsample`` (the same bilinear
+Every heat map shown is the native map upsampled with ``attribution.upsample`` (the same bilinear
 upsampling for every runtime) and scaled by its own maximum, so panels compare *where*, not *how much*.
+Overlays show every runtime of a result; the contact sheet and the overlay footer show one ``pair``
+(reference, compared runtime).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from .torch_gradcam import upsample  # noqa: E402
+from .attribution import upsample  # noqa: E402
 
 ALPHA = 0.5
-PANEL_TITLES = {"pytorch": "PyTorch Grad-CAM", "saved_model": "SavedModel Grad-CAM",
-                "tflite_int8": "int8 TFLite {method}"}
-SHEET_RUNTIMES = ("pytorch", "tflite_int8")
+RUNTIME_LABELS = {"pytorch": "PyTorch", "onnx": "ONNX", "saved_model": "SavedModel",
+                  "tflite_float32": "float32 TFLite", "tflite_int8": "int8 TFLite"}
+SHORT_LABELS = {"pytorch": "PT", "saved_model": "SM", "tflite_float32": "fp32", "tflite_int8": "int8"}
+METHOD_LABELS = {"gradcam": "Grad-CAM", "cam": "CAM", "occlusion": "occlusion"}
 
 
 def display_map(native: np.ndarray, size: int) -> np.ndarray:
@@ -46,41 +49,44 @@ def _panel(ax, pixels: np.ndarray, heat: np.ndarray | None, title: str, box=None
     ax.set_yticks([])
 
 
-def _runtime_title(name: str, r: dict, method: str) -> str:
-    head = PANEL_TITLES.get(name, name).format(method="CAM" if method == "cam" else "occlusion")
-    return f"{head}\npred {r['predicted']} {r['probability']:.2f}"
+def panel_title(runtime: str, method: str) -> str:
+    """e.g. "PyTorch Grad-CAM", "int8 TFLite CAM"."""
+    return f"{RUNTIME_LABELS.get(runtime, runtime)} {METHOD_LABELS.get(method, method)}"
 
 
-def render_overlay(pixels: np.ndarray, result: dict, methods: dict, path: str | Path) -> Path:
-    """original | PyTorch Grad-CAM | SavedModel Grad-CAM (if computed) | int8 TFLite CAM, one PNG."""
-    runtimes = [n for n in ("pytorch", "saved_model", "tflite_int8") if n in result["runtimes"]]
+def _short(runtime: str) -> str:
+    return SHORT_LABELS.get(runtime, runtime)
+
+
+def render_overlay(pixels: np.ndarray, result: dict, methods: dict, path: str | Path,
+                   pair: tuple[str, str] | None = None) -> Path:
+    """original | one panel per runtime of ``result`` (in its order), one PNG; the footer gives the
+    parity of ``pair`` when the result has it."""
+    runtimes = list(result["runtimes"])
     size = pixels.shape[0]
     fig, axes = plt.subplots(1, 1 + len(runtimes), figsize=(2.3 * (1 + len(runtimes)), 2.9), dpi=100)
     box = result.get("box")
-    _panel(axes[0], pixels, None, f"{_short(result['name'])}\n{size}x{size} input", box)
+    _panel(axes[0], pixels, None, f"{_short_name(result['name'])}\n{size}x{size} input", box)
     for ax, name in zip(axes[1:], runtimes):
         r = result["runtimes"][name]
-        _panel(ax, pixels, display_map(np.asarray(r["map"]), size), _runtime_title(name, r, methods.get(name, "")), box)
-    parity = result.get("parity", {}).get("pytorch_vs_tflite_int8")
+        title = f"{panel_title(name, methods.get(name, ''))}\npred {r['predicted']} {r['probability']:.2f}"
+        _panel(ax, pixels, display_map(np.asarray(r["map"]), size), title, box)
     footer = f"explaining '{result['target']['class']}' ({result['target']['mode']})"
+    parity = result.get("parity", {}).get(f"{pair[0]}_vs_{pair[1]}") if pair else None
     if parity:
-        footer += (f"  |  PyTorch vs int8: r={parity['pearson']:.2f}  top-20% IoU={parity['top20_iou']:.2f}  "
-                   f"peak shift={parity['peak_distance_cells']:.1f} cells")
+        footer += (f"  |  {_short(pair[0])} vs {_short(pair[1])}: r={parity['pearson']:.2f}  "
+                   f"top-20% IoU={parity['top20_iou']:.2f}  peak shift={parity['peak_distance_cells']:.1f} cells")
     fig.suptitle(footer, fontsize=8, y=0.04, va="bottom")
     fig.subplots_adjust(left=0.01, right=0.99, top=0.82, bottom=0.12, wspace=0.05)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
-def render_contact_sheet(pixels: np.ndarray, results: list[dict], path: str | Path, columns: int = 4,
-                         max_images: int = 64) -> Path:
-    """A grid of (PyTorch | int8) pairs, one pair per image, up to ``max_images`` images."""
+def render_contact_sheet(pixels: np.ndarray, results: list[dict], path: str | Path, methods: dict,
+                         pair: tuple[str, str], columns: int = 4, max_images: int = 64) -> Path:
+    """A grid of (reference | compared) panel pairs, one pair per image, up to ``max_images`` images."""
     shown = results[:max_images]
     rows = max(1, math.ceil(len(shown) / columns))
-    panels = len(SHEET_RUNTIMES)
+    panels = len(pair)
     # each image is a pair of panels; a narrow empty column separates neighbouring pairs
     ratios = ([1.0] * panels + [0.12]) * columns
     fig, axes = plt.subplots(rows, len(ratios), figsize=(1.45 * sum(ratios), 1.75 * rows + 0.75), dpi=100,
@@ -88,24 +94,29 @@ def render_contact_sheet(pixels: np.ndarray, results: list[dict], path: str | Pa
     size = pixels.shape[1]
     for ax in axes.ravel():
         ax.axis("off")
+    pair_key = f"{pair[0]}_vs_{pair[1]}"
     for i, result in enumerate(shown):
         row, col = divmod(i, columns)
-        for j, name in enumerate(SHEET_RUNTIMES):
+        for j, name in enumerate(pair):
             ax = axes[row, col * (panels + 1) + j]
             ax.axis("on")
             r = result["runtimes"][name]
-            tag = "PT" if name == "pytorch" else "int8"
-            first = _short(result["name"], 18)
-            if j > 0 and "pytorch_vs_tflite_int8" in result.get("parity", {}):
-                first = f"r={result['parity']['pytorch_vs_tflite_int8']['pearson']:.2f}"
+            first = _short_name(result["name"], 18)
+            if j > 0 and pair_key in result.get("parity", {}):
+                first = f"r={result['parity'][pair_key]['pearson']:.2f}"
             _panel(ax, pixels[result["index"]], display_map(np.asarray(r["map"]), size),
-                   f"{first}\n{tag} {r['predicted']} {r['probability']:.2f}", result.get("box"), fontsize=6)
-    note = f"left: PyTorch Grad-CAM, right: int8 TFLite; r = Pearson at map resolution; box = head (if known)"
+                   f"{first}\n{_short(name)} {r['predicted']} {r['probability']:.2f}", result.get("box"), fontsize=6)
+    left, right = (panel_title(name, methods.get(name, "")) for name in pair)
+    note = f"left: {left}, right: {right}; r = Pearson at map resolution; box = head (if known)"
     if len(results) > len(shown):
         note += f"; first {len(shown)} of {len(results)} images"
     fig.suptitle(note, fontsize=8, y=0.995, va="top")
     fig.subplots_adjust(left=0.005, right=0.995, top=1 - 0.7 / (1.75 * rows + 0.75), bottom=0.005,
                         wspace=0.03, hspace=0.45)
+    return _save(fig, path)
+
+
+def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -113,6 +124,6 @@ def render_contact_sheet(pixels: np.ndarray, results: list[dict], path: str | Pa
     return path
 
 
-def _short(name: str, n: int = 22) -> str:
+def _short_name(name: str, n: int = 22) -> str:
     name = Path(str(name)).name
     return name if len(name) <= n else "…" + name[-(n - 1):]

@@ -16,25 +16,34 @@ from pathlib import Path
 
 import numpy as np
 
+from data.errors import ArtifactError
+from data.preprocessing import PreprocessSpec
 
-class SavedModelGradCamError(ValueError):
-    """The SavedModel cannot be explained (no serving signature, no spatial MEAN, ...)."""
+from .attribution import Attribution, Target, attribute_each, checked_pixels, target_or_predicted, unusable_model
 
 
 class SavedModelGradCam:
-    def __init__(self, path: str | Path):
+    """Grad-CAM of a SavedModel's serving signature; an unusable model is an ArtifactError."""
+
+    method = "gradcam"
+
+    def __init__(self, path: str | Path, spec: PreprocessSpec):
+        self.path, self.spec = Path(path), spec
+        with unusable_model(self.path):
+            self._load()
+
+    def _load(self) -> None:
         import tensorflow as tf
         from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
         self.tf = tf
-        self.path = Path(path)
         loaded = tf.saved_model.load(str(self.path))
         if "serving_default" not in loaded.signatures:
-            raise SavedModelGradCamError(f"{self.path} has no serving_default signature")
+            raise ArtifactError(f"{self.path} has no serving_default signature")
         frozen = convert_variables_to_constants_v2(loaded.signatures["serving_default"])
         graph_def = frozen.graph.as_graph_def()
         input_name, logits_name = frozen.inputs[0].name, frozen.outputs[0].name
-        mean, self.spatial_axes = _spatial_mean(graph_def, frozen.graph)
+        mean, self.spatial_axes = _spatial_mean(graph_def, frozen.graph, self.path)
         activation_name = mean.inputs[0].name
 
         def _import():
@@ -51,27 +60,30 @@ class SavedModelGradCam:
                      f"{list(self.activation_shape)} (frozen serving_default, pruned with wrap_function)")
         self._loaded = loaded  # keep the resources alive
 
-    def explain_one(self, x_hwc: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
-        """One float HWC image in [0, 1] -> (Grad-CAM (h, w), logits (classes,))."""
+    def attribute(self, pixels: np.ndarray, target: Target = None) -> Attribution:
+        pixels = checked_pixels(pixels, self.spec)
+        return attribute_each(self.explain_one, self.spec.to_float_nhwc(pixels), target, len(pixels),
+                              self.method, self.note)
+
+    def explain_one(self, x_hwc: np.ndarray, target: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """One float HWC image in [0, 1] -> (Grad-CAM (h, w), logits (classes,), explained class);
+        ``target`` None explains the predicted class."""
         tf = self.tf
         activation, logits = self.features(tf.constant(x_hwc[None].astype(np.float32)))
+        logits = logits.numpy()[0].astype(np.float32)
+        target = target_or_predicted(target, logits)
         with tf.GradientTape() as tape:
             tape.watch(activation)
-            selected = self.head(activation)[:, int(target)]
+            selected = self.head(activation)[:, target]
         grads = tape.gradient(selected, activation)
         axes = list(self.spatial_axes)
         alpha = tf.reduce_mean(grads, axis=axes, keepdims=True)
         channel_axis = ({1, 2, 3} - set(axes)).pop()
         cam = tf.nn.relu(tf.reduce_sum(alpha * activation, axis=channel_axis))[0].numpy()
-        return cam.astype(np.float32), logits.numpy()[0].astype(np.float32)
-
-    def explain(self, x_nhwc: np.ndarray, targets) -> tuple[np.ndarray, np.ndarray]:
-        targets = np.broadcast_to(np.asarray(targets, np.int64), (len(x_nhwc),))
-        out = [self.explain_one(x, t) for x, t in zip(x_nhwc, targets)]
-        return np.stack([m for m, _ in out]), np.stack([lg for _, lg in out])
+        return cam.astype(np.float32), logits, target
 
 
-def _spatial_mean(graph_def, graph):
+def _spatial_mean(graph_def, graph, path: Path):
     """The last Mean op that averages a 4-D tensor over two non-batch axes (global average pooling)."""
     import tensorflow as tf
 
@@ -88,5 +100,5 @@ def _spatial_mean(graph_def, graph):
         if len(axes) == 2 and 0 not in axes:
             found = (op, tuple(axes))
     if found is None:
-        raise SavedModelGradCamError("no global-average-pooling Mean over two spatial axes in the SavedModel")
+        raise ArtifactError(f"{path}: no global-average-pooling Mean over two spatial axes")
     return found

@@ -28,6 +28,8 @@ from data.preprocessing import PreprocessSpec
 from export.edgetpu import read_model  # the project's one TFLite flatbuffer reader
 from export.runtimes import TFLiteRunner
 
+from .attribution import Attribution, Target, attribute_each, checked_pixels, target_or_predicted, unusable_model
+
 PASS_THROUGH_OPS = ("RESHAPE", "SQUEEZE")
 GAP_OPS = ("MEAN", "AVERAGE_POOL_2D")
 DEFAULT_OCCLUSION_GRID = 8  # feature-map side assumed when the graph has no 4-D activation to go by
@@ -133,14 +135,15 @@ def feature_grid(path: str | Path, input_size: int) -> int:
 
 
 class TFLiteCam:
-    """CAM (or, for other heads, occlusion sensitivity) on one TFLite model."""
+    """CAM (or, for other heads, occlusion sensitivity) on one float or int8 TFLite model."""
 
     def __init__(self, path: str | Path, spec: PreprocessSpec, force_occlusion: bool = False):
         self.path, self.spec = Path(path), spec
-        with warnings.catch_warnings():  # LiteRT warns that preserving tensors is meant for debugging: it is
+        # LiteRT warns that preserving all tensors is meant for debugging: here it is how CAM reads A
+        with unusable_model(self.path), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             self.runner = TFLiteRunner(self.path, spec, preserve_all_tensors=True, name=self.path.stem)
-        self.head = None if force_occlusion else find_gap_linear_head(self.path)
+            self.head = None if force_occlusion else find_gap_linear_head(self.path)
         if self.head is None:
             grid = feature_grid(self.path, spec.input_size)
             self.cell = int(np.ceil(spec.input_size / grid))
@@ -153,7 +156,21 @@ class TFLiteCam:
             self.method = "cam"
             self.note = self.head.describe()
 
-    # --- running ----------------------------------------------------------------------------
+    def attribute(self, pixels: np.ndarray, target: Target = None) -> Attribution:
+        pixels = checked_pixels(pixels, self.spec)
+        return attribute_each(self.explain_one, pixels, target, len(pixels), self.method, self.note)
+
+    def explain_one(self, image_uint8: np.ndarray, target: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """One HWC uint8 image -> (map, logits (classes,), explained class); ``target`` None explains
+        the predicted class."""
+        if self.head is None:
+            logits = self.runner.logits(image_uint8[None])[0]
+            target = target_or_predicted(target, logits)
+            return occlusion_sensitivity(self.runner, image_uint8, logits, target, self.cell), logits, target
+        activations, logits = self.activations(image_uint8)
+        target = target_or_predicted(target, logits)
+        return cam_from_activations(activations, self.head.weights[target]), logits, target
+
     def _logits(self) -> np.ndarray:
         r = self.runner
         return r.dequantize(r.interpreter.get_tensor(r.output["index"]), r.output)[0]
@@ -168,20 +185,6 @@ class TFLiteCam:
             a = (a - self.head.activation_zero_point) * self.head.activation_scale
         return a, self._logits()
 
-    def explain(self, pixels: np.ndarray, targets) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 NHWC pixels + class per image -> (maps float32 (N, h, w), logits float32 (N, classes))."""
-        targets = np.broadcast_to(np.asarray(targets, np.int64), (len(pixels),))
-        maps, logits = [], []
-        for image, c in zip(pixels, targets):
-            if self.head is None:
-                m, lg = occlusion_sensitivity(self.runner, image, int(c), self.cell)
-            else:
-                a, lg = self.activations(image)
-                m = cam_from_activations(a, self.head.weights[int(c)])
-            maps.append(m)
-            logits.append(lg)
-        return np.stack(maps).astype(np.float32), np.stack(logits).astype(np.float32)
-
 
 def cam_from_activations(activations_hwk: np.ndarray, class_weights: np.ndarray, relu: bool = True) -> np.ndarray:
     """ReLU(sum_k w_k * A_k / (h*w)) for one (h, w, K) feature map."""
@@ -190,17 +193,17 @@ def cam_from_activations(activations_hwk: np.ndarray, class_weights: np.ndarray,
     return np.maximum(cam, 0.0) if relu else cam
 
 
-def occlusion_sensitivity(runner: TFLiteRunner, image_uint8: np.ndarray, target: int, cell: int,
-                          fill: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def occlusion_sensitivity(runner: TFLiteRunner, image_uint8: np.ndarray, base_logits: np.ndarray, target: int,
+                          cell: int, fill: np.ndarray | None = None) -> np.ndarray:
     """Slide a ``cell`` x ``cell`` patch with stride ``cell`` over the image; each map cell is
-    ReLU(logit_target(image) - logit_target(image with that patch filled)). Returns (map (g, g), logits)."""
+    ReLU(logit_target(image) - logit_target(image with that patch filled)). ``base_logits`` are the
+    image's own logits. Returns the map (g, g)."""
     size = image_uint8.shape[0]
     grid = int(np.ceil(size / cell))
     fill = image_uint8.reshape(-1, 3).mean(0).round().astype(np.uint8) if fill is None else fill
-    base = runner.logits(image_uint8[None])[0]
     occluded = np.repeat(image_uint8[None], grid * grid, axis=0)
     for r in range(grid):
         for c in range(grid):
             occluded[r * grid + c, r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] = fill
-    drops = base[target] - runner.logits(occluded)[:, target]
-    return np.maximum(drops, 0.0).reshape(grid, grid).astype(np.float32), base
+    drops = base_logits[target] - runner.logits(occluded)[:, target]
+    return np.maximum(drops, 0.0).reshape(grid, grid).astype(np.float32)
