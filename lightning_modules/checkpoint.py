@@ -7,13 +7,10 @@ from pathlib import Path
 
 import torch
 
+from data.errors import CheckpointError
 from data.preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
 
-from .models import ARCHITECTURES, GapLinearClassifier, build_model
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, not ours, or does not fit its architecture."""
+from .models import ARCHITECTURES, WEIGHT_SOURCES, GapLinearClassifier, build_model
 
 
 @dataclass
@@ -58,7 +55,8 @@ def load_classifier(path: str | Path, expect_arch: str | None = None) -> LoadedC
     if expect_arch is not None and arch != expect_arch:
         raise CheckpointError(f"{path} holds a {arch} model, expected {expect_arch}")
     arch_kwargs = dict(hparams.get("arch_kwargs") or {})
-    arch_kwargs.pop("pretrained_path", None)  # the trained weights are in the checkpoint itself
+    for option in WEIGHT_SOURCES:  # the trained weights are in the checkpoint itself: never fetch ImageNet's again
+        arch_kwargs.pop(option, None)
     spec = PreprocessSpec.from_dict(ckpt.get("preprocess") or {"input_size": hparams.get("input_size", DEFAULT_INPUT_SIZE)})
     model = build_model(arch, num_classes=spec.num_classes, **arch_kwargs)
     state = {k.removeprefix("net."): v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}

@@ -1,5 +1,5 @@
-"""Errors in a run's settings that the CLI reports as one clear line (exit code 2), not a traceback."""
+"""Kept for imports only: the project's errors live in data/errors.py."""
 
+from data.errors import ConfigError
 
-class ConfigError(ValueError):
-    """A model or training setting out of its valid range."""
+__all__ = ["ConfigError"]

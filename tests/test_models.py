@@ -21,6 +21,8 @@ def test_block_table_and_width_change_the_network():
     wide = build_model("slim_mobilenet", width_mult=1.5)
     base = count_parameters(build_model("slim_mobilenet"))
     assert count_parameters(small) < base < count_parameters(wide)
+    narrow = build_model("slim_mobilenet", width_mult=0.5)  # every layer shrinks, the last 1x1 conv too
+    assert narrow.classifier.in_features == 128 and count_parameters(narrow) < base / 3
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -61,7 +63,7 @@ def test_mobilenet_v2_loads_local_pretrained_features_and_reinitialises_head(tmp
 
 
 def test_mobilenet_v2_pretrained_errors_are_clear(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not found"):
+    with pytest.raises(ValueError, match="not found"):
         build_model("mobilenet_v2", pretrained_path=str(tmp_path / "missing.pth"))
     wrong = tmp_path / "slim.pth"
     torch.save(build_model("slim_mobilenet").state_dict(), wrong)

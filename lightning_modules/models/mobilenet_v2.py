@@ -1,13 +1,25 @@
-"""torchvision's MobileNetV2 with a 2-class GAP + linear head and optional local pretrained weights."""
+"""torchvision's MobileNetV2 with a 2-class GAP + linear head, optionally starting from ImageNet features.
+
+ImageNet weights come through torchvision's own weights API (``weights="IMAGENET1K_V2"``): found in the
+torch hub cache (``$TORCH_HOME/hub/checkpoints/``) when present, downloaded by torchvision only when asked
+for and missing. ``pretrained_path`` loads a torchvision-format state_dict from any local file instead.
+Only the feature extractor is loaded; the 2-class head starts fresh.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
-from torchvision.models import mobilenet_v2
+from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
+
+from data.errors import RuntimeUnavailableError
 
 from .common import GapLinearClassifier
+
+# Options that only say where the starting weights come from: a trained checkpoint never needs them again.
+WEIGHT_SOURCES = ("weights", "pretrained_path")
 
 
 class MobileNetV2(GapLinearClassifier):
@@ -17,31 +29,63 @@ class MobileNetV2(GapLinearClassifier):
         width_mult: float = 1.0,
         dropout: float = 0.2,
         input_noise_std: float = 0.0,
+        weights: str | None = None,
         pretrained_path: str | None = None,
     ):
+        if weights and pretrained_path:
+            raise ValueError("give either weights (torchvision's ImageNet weights) or pretrained_path, not both")
         backbone = mobilenet_v2(weights=None, width_mult=width_mult)
-        if pretrained_path:
-            _load_local_features(backbone, Path(pretrained_path))
+        if weights:
+            _load_features(backbone, imagenet_state_dict(weights, width_mult), f"torchvision {weights}")
+        elif pretrained_path:
+            _load_features(backbone, _read_local(Path(pretrained_path)), str(pretrained_path))
         super().__init__(backbone.features, backbone.last_channel, num_classes, dropout, input_noise_std)
 
 
-def _load_local_features(backbone: torch.nn.Module, path: Path) -> None:
-    """Load a torchvision-format state_dict from disk (never from the network); the head is re-initialised."""
+def imagenet_cache_path(weights: MobileNet_V2_Weights) -> Path:
+    """Where torchvision looks for (and downloads) the weights file: the torch hub cache."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+
+
+def imagenet_state_dict(name: str, width_mult: float = 1.0) -> dict:
+    """torchvision's ImageNet state_dict for MobileNetV2 ``name`` (e.g. IMAGENET1K_V2), from the hub cache,
+    downloading it only when it is missing. Offline and missing: one line naming the file and the cache path."""
+    try:
+        weights = MobileNet_V2_Weights[name]
+    except KeyError:
+        raise ValueError(f"unknown MobileNetV2 weights {name!r}; choose one of "
+                         f"{[w.name for w in MobileNet_V2_Weights]}") from None
+    if width_mult != 1.0:
+        raise ValueError(f"torchvision's {name} weights are for width_mult 1.0, not {width_mult}")
+    cached = imagenet_cache_path(weights)
+    try:
+        return weights.get_state_dict(progress=False, check_hash=True, weights_only=True)
+    except (OSError, RuntimeError) as e:  # URLError is an OSError; a bad hash is a RuntimeError
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise RuntimeUnavailableError(
+            f"ImageNet weights {name}: {cached.name} is not in the torch hub cache and could not be downloaded "
+            f"({reason}); download {weights.url} and put it at {cached}") from e
+
+
+def _read_local(path: Path) -> dict:
     if not path.is_file():
-        raise FileNotFoundError(f"pretrained weights not found: {path}")
+        raise ValueError(f"pretrained weights not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
         raise ValueError(f"cannot read pretrained weights {path}: {e}") from e
-    if isinstance(state, dict) and "state_dict" in state:
-        state = state["state_dict"]
-    features = {k: v for k, v in state.items() if k.startswith("features.")}
+    return state["state_dict"] if isinstance(state, dict) and "state_dict" in state else state
+
+
+def _load_features(backbone: torch.nn.Module, state: dict, source: str) -> None:
+    """Load the ``features.*`` tensors of a torchvision MobileNetV2 state_dict; the head is re-initialised."""
+    features = {k: v for k, v in state.items() if k.startswith("features.")} if isinstance(state, dict) else {}
     if not features:
-        raise ValueError(f"{path} holds no 'features.*' tensors: not a torchvision MobileNetV2 state_dict")
+        raise ValueError(f"{source} holds no 'features.*' tensors: not a torchvision MobileNetV2 state_dict")
     try:
         backbone.load_state_dict(features, strict=False)
-        missing = [k for k in backbone.state_dict() if k.startswith("features.") and k not in features]
     except RuntimeError as e:
-        raise ValueError(f"{path} does not fit MobileNetV2 at this width: {e}") from e
+        raise ValueError(f"{source} does not fit MobileNetV2 at this width: {e}") from e
+    missing = [k for k in backbone.state_dict() if k.startswith("features.") and k not in features]
     if missing:
-        raise ValueError(f"{path} lacks {len(missing)} feature tensors, e.g. {missing[0]}")
+        raise ValueError(f"{source} lacks {len(missing)} feature tensors, e.g. {missing[0]}")

@@ -75,7 +75,7 @@ class SlimMobileNet(GapLinearClassifier):
             for i in range(n):
                 layers.append(InvertedResidual(channels, out, s if i == 0 else 1, t, act))
                 channels = out
-        last = _make_divisible(last_channels * max(1.0, width_mult))
+        last = _make_divisible(last_channels * width_mult)
         layers.append(Conv2dNormActivation(channels, last, kernel_size=1, activation_layer=act))
         super().__init__(nn.Sequential(*layers), last, num_classes, dropout, input_noise_std)
         self._init_weights()
