@@ -6,6 +6,7 @@ import logging
 
 import numpy as np
 
+from data.errors import ConfigError
 from data.preprocessing import PreprocessSpec
 from data.sources import SYNTHETIC, load_pixels, scan_imagefolder, synthetic_split
 
@@ -14,8 +15,8 @@ REFUSE_UNDER = 10
 WARN_UNDER = 100
 
 
-class CalibrationError(ValueError):
-    pass
+class CalibrationError(ConfigError):
+    """Too few calibration images asked for, or found."""
 
 
 def calibration_pixels(source: str, spec: PreprocessSpec, n: int, seed: int = 0,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data.errors import ConfigError
+from data.errors import ArtifactError, ConfigError
 from data.preprocessing import PreprocessSpec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -96,7 +96,7 @@ class TFLiteRunner:
         self.spec = spec
         expected = (1, spec.input_size, spec.input_size, 3)
         if tuple(self.input["shape"]) != expected:
-            raise ValueError(f"{path} takes input {tuple(self.input['shape'])}, the preprocessing spec says {expected}")
+            raise ArtifactError(f"{path} takes input {tuple(self.input['shape'])}, the preprocessing spec says {expected}")
 
     @property
     def quantized_input(self) -> bool:
@@ -121,13 +121,27 @@ class TFLiteRunner:
         self.interpreter.set_tensor(self.input["index"], quantized[None])
         self.interpreter.invoke()
 
-    def logits(self, pixels: np.ndarray) -> np.ndarray:
-        x = self.quantize_input(pixels)
+    def raw_outputs(self, model_inputs: np.ndarray) -> np.ndarray:
+        """Already quantized (N, H, W, 3) inputs -> the output tensor as the model produces it (N, classes)."""
         outs = []
-        for i in range(len(x)):
-            self.invoke(x[i])
-            outs.append(self.dequantize(self.interpreter.get_tensor(self.output["index"]), self.output))
+        for image in model_inputs:
+            self.invoke(image)
+            outs.append(self.interpreter.get_tensor(self.output["index"]).copy())
         return np.concatenate(outs)
+
+    def logits(self, pixels: np.ndarray) -> np.ndarray:
+        return self.dequantize(self.raw_outputs(self.quantize_input(pixels)), self.output)
+
+    def io_quantization(self) -> dict:
+        """``{"input": ..., "output": ...}``, each ``{"dtype", "shape", "scale", "zero_point"}``."""
+        return {"input": describe_io(self.input), "output": describe_io(self.output)}
+
+
+def describe_io(detail: dict) -> dict:
+    """An input or output tensor's details (as LiteRT gives them) in plain JSON types."""
+    scale, zero_point = detail["quantization"]
+    return {"dtype": np.dtype(detail["dtype"]).name, "shape": [int(d) for d in detail["shape"]],
+            "scale": float(scale), "zero_point": int(zero_point)}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -2,12 +2,15 @@
 
 onnx2tf loads ``calibration_image_sample_data_20x128x128x3_float32.npy`` from the *current working
 directory* for 3-channel image inputs and downloads it when absent. We run it in a temporary
-directory holding that file, made from our own images, so it never touches the network.
+directory holding that file, made from our own images, so it never touches the network. That directory
+lies beside the SavedModel (in the export's staging directory), so a full disk is met there, and
+whatever it leaves is removed with the staging directory.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import shutil
@@ -16,13 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import stage
+from data.errors import ConversionError
+
+from .artifacts import stage, write_bytes
 
 ONNX2TF_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
-
-
-class ConversionError(RuntimeError):
-    pass
 
 
 @contextlib.contextmanager
@@ -44,9 +45,12 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, sample_images_nhwc: np.n
         raise ValueError(f"sample images must be NHWC RGB, got shape {sample_images_nhwc.shape}")
     samples = np.resize(sample_images_nhwc.astype(np.float32), (20, *sample_images_nhwc.shape[1:]))
     onnx_path = Path(onnx_path).resolve()  # before the chdir below: a relative path would resolve against tmp
-    with tempfile.TemporaryDirectory(prefix="onnx2tf-") as tmp:
+    out_dir = Path(out_dir).resolve()
+    with tempfile.TemporaryDirectory(prefix=".onnx2tf-", dir=out_dir.parent) as tmp:
         tmp = Path(tmp)
-        np.save(tmp / ONNX2TF_SAMPLE_FILE, samples)
+        buffer = io.BytesIO()
+        np.save(buffer, samples)
+        write_bytes(tmp / ONNX2TF_SAMPLE_FILE, buffer.getvalue())  # np.save's own failed write names no file
         with _working_directory(tmp):
             try:
                 onnx2tf.convert(
@@ -60,7 +64,6 @@ def onnx_to_saved_model(onnx_path: Path, out_dir: Path, sample_images_nhwc: np.n
         produced = tmp / "out"
         if not (produced / "saved_model.pb").is_file():
             raise ConversionError(f"onnx2tf produced no SavedModel for {onnx_path}")
-        out_dir = Path(out_dir)
         out_dir.mkdir(parents=True)
         for name in ("saved_model.pb", "fingerprint.pb", "variables", "assets"):
             if (produced / name).exists():

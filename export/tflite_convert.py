@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import stage
+from data.errors import ConfigError
+
+from .artifacts import stage, write_bytes
 
 IO_TYPES = ("int8", "uint8")
 
@@ -26,8 +28,7 @@ def _converter(saved_model: Path):
 @stage("TFLite float32")
 def convert_float32(saved_model: Path, path: Path) -> Path:
     _, converter = _converter(saved_model)
-    Path(path).write_bytes(converter.convert())
-    return Path(path)
+    return write_bytes(path, converter.convert())
 
 
 def pin_input_range(calibration_nhwc: np.ndarray) -> np.ndarray:
@@ -42,7 +43,7 @@ def convert_int8(saved_model: Path, path: Path, calibration_nhwc: np.ndarray,
                  io_type: str = "int8", per_tensor: bool = False) -> Path:
     """``calibration_nhwc``: float32 images in [0, 1] at the input size (the representative dataset)."""
     if io_type not in IO_TYPES:
-        raise ValueError(f"io_type must be one of {IO_TYPES}, got {io_type!r}")
+        raise ConfigError(f"io_type must be one of {IO_TYPES}, got {io_type!r}")
     tf, converter = _converter(saved_model)
     samples = pin_input_range(calibration_nhwc)
 
@@ -57,5 +58,4 @@ def convert_int8(saved_model: Path, path: Path, calibration_nhwc: np.ndarray,
     converter.inference_output_type = getattr(tf, io_type)
     if per_tensor:
         converter._experimental_disable_per_channel = True  # noqa: SLF001 - the converter's only switch for it
-    Path(path).write_bytes(converter.convert())
-    return Path(path)
+    return write_bytes(path, converter.convert())

@@ -24,7 +24,7 @@ import numpy as np
 from data.errors import ArtifactError, CheckFailed, ConfigError, RuntimeUnavailableError
 from data.preprocessing import PreprocessSpec
 
-from .runtimes import TFLiteRunner
+from .runtimes import TFLiteRunner, describe_io
 
 # Below ~480 B the wheel cannot even place its allocator in the arena and dereferences a null pointer
 # (the process segfaults), so no arena smaller than this is ever tried.
@@ -284,44 +284,37 @@ def _litert_style_details(detail: dict) -> dict:
     return {"dtype": np.dtype(detail["dtype"]).type, "shape": np.asarray(detail["shape"]), "quantization": quantization}
 
 
-def _litert_raw_outputs(runner: TFLiteRunner, model_inputs: np.ndarray) -> np.ndarray:
-    outs = []
-    for image in model_inputs:
-        runner.invoke(image)
-        outs.append(runner.interpreter.get_tensor(runner.output["index"]).copy())
-    return np.concatenate(outs)
+def output_agreement(expected: np.ndarray, actual: np.ndarray, step: float = 1.0) -> dict:
+    """How far two runtimes' outputs of the same int8 model are apart, per image.
+
+    ``expected``/``actual``: (N, classes) raw int8 outputs (``step`` 1), or both dequantized with the model's output
+    scale as ``step``. ``exact_match_rate``: share of images whose whole output vectors are equal;
+    ``max_abs_diff_steps``: the largest difference in quantization steps; ``top1_agreement``: share of images with
+    the same arg-max."""
+    steps = np.rint(np.abs(expected.astype(np.float64) - actual.astype(np.float64)) / step).astype(np.int64)
+    return {
+        "images": len(expected),
+        "exact_match_rate": float((expected == actual).all(axis=1).mean()),
+        "max_abs_diff_steps": int(steps.max()) if steps.size else 0,
+        "top1_agreement": float((expected.argmax(1) == actual.argmax(1)).mean()),
+    }
 
 
 def compare_with_litert(path: Path, pixels: np.ndarray, op_resolver: str = "builtin_ref",
                         spec: PreprocessSpec | None = None) -> dict:
-    """TFLM's raw int8 outputs vs LiteRT's with ``op_resolver`` kernels on the same input bytes.
-
-    ``exact_match_rate``: share of images whose whole output vectors are equal; ``max_abs_diff_steps``: the largest
-    difference in quantization steps; ``top1_agreement``: share of images with the same arg-max."""
+    """TFLM's raw int8 outputs vs LiteRT's with ``op_resolver`` kernels on the same input bytes (``output_agreement``)."""
     spec = spec or PreprocessSpec(input_size=int(pixels.shape[1]))
     litert = TFLiteRunner(path, spec, op_resolver=op_resolver)
     tflm = TFLMRunner(path, spec)
     model_inputs = litert.quantize_input(pixels)
-    expected, actual = _litert_raw_outputs(litert, model_inputs), tflm.raw_outputs(model_inputs)
+    expected, actual = litert.raw_outputs(model_inputs), tflm.raw_outputs(model_inputs)
     if not np.issubdtype(expected.dtype, np.integer):
         raise ArtifactError(f"{Path(path).name} has {expected.dtype} outputs: only quantized models compare in steps")
-    diff = np.abs(expected.astype(np.int64) - actual.astype(np.int64))
-    return {
-        "images": len(pixels),
-        "litert_op_resolver": op_resolver,
-        "exact_match_rate": float((diff.max(axis=1) == 0).mean()),
-        "max_abs_diff_steps": int(diff.max()),
-        "top1_agreement": float((expected.argmax(1) == actual.argmax(1)).mean()),
-    }
+    return {"litert_op_resolver": op_resolver, **output_agreement(expected, actual)}
 
 
 def io_quantization(path: Path) -> dict:
     """``{"input": ..., "output": ...}``, each ``{"dtype", "shape", "scale", "zero_point"}`` as TFLM reads the model."""
     interpreter, _ = _open_explained(Path(path))
-    result = {}
-    for which, detail in (("input", interpreter.get_input_details(0)), ("output", interpreter.get_output_details(0))):
-        detail = _litert_style_details(detail)
-        scale, zero_point = detail["quantization"]
-        result[which] = {"dtype": np.dtype(detail["dtype"]).name, "shape": [int(d) for d in detail["shape"]],
-                         "scale": scale, "zero_point": zero_point}
-    return result
+    return {"input": describe_io(_litert_style_details(interpreter.get_input_details(0))),
+            "output": describe_io(_litert_style_details(interpreter.get_output_details(0)))}

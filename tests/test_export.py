@@ -1,3 +1,6 @@
+"""The export of the tiny trained run: every format, then one checking pass (conversions, parity with three
+int8 kernel sets, TFLM, Edge TPU, manifest), and the CLIs around it."""
+
 import json
 import os
 import subprocess
@@ -8,27 +11,33 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, network_blocked
+from data.errors import EXIT_BAD_INPUT
 from data.preprocessing import PreprocessSpec
 from export.artifacts import OutputExistsError
 from export.calibration import CalibrationError
 from export.edgetpu import check_model
+from export.layout import INT8_ROWS, PARITY_ROWS, ExportDir
+from export.mcu import round_up_16
 from export.to_tflite import export_checkpoint, main as export_main
 
-EXPECTED_FILES = {"model.onnx", "saved_model", "model_float32.tflite", "model_int8.tflite", "model.pt",
-                  "labels.txt", "preprocess.json", "manifest.json", "parity.json", "edgetpu.json"}
 
-
-def test_export_writes_every_artifact_and_a_manifest(tiny_export):
+@pytest.mark.slow
+def test_export_writes_every_format_and_a_manifest(tiny_export):
     out = tiny_export.out
-    assert {p.name for p in out.iterdir()} == EXPECTED_FILES
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert set(manifest["files"]) == EXPECTED_FILES - {"manifest.json"}
+    assert {p.name for p in out.iterdir()} == ExportDir.file_names(c_array=True)
+    manifest = json.loads(ExportDir(out).manifest.read_text())
+    assert set(manifest["files"]) == ExportDir.file_names() - {ExportDir(out).manifest.name}
     assert all(len(f["sha256"]) == 64 and f["bytes"] > 0 for f in manifest["files"].values())
     assert manifest["tools"]["onnx2tf"] == "1.29.24" and manifest["tools"]["tensorflow"] == "2.19.0"
+    assert manifest["tools"]["tflite-micro"] == tiny_export.parity["tflm"]["version"]
     assert manifest["settings"]["calibration_images"] == 100
-    assert not list(out.parent.glob(".*partial*"))
+    assert manifest["settings"]["min_int8_agreement"] == 0.95
+    assert {"PyTorch", "ONNX", "SavedModel", "TFLite float32", "TFLite int8", "MCU C array"} <= set(
+        manifest["stage_seconds"])
+    assert not list(out.parent.glob(".*"))  # no staging, trash or onnx2tf working directory left
 
 
+@pytest.mark.slow
 def test_export_makes_no_network_connection(tiny_export):
     assert tiny_export.network_attempts == []
 
@@ -43,6 +52,7 @@ def test_network_guard_catches_onnx2tf_download(tmp_path, monkeypatch):
     assert attempts
 
 
+@pytest.mark.slow
 def test_conversions_agree_numerically(tiny_export):
     checks = tiny_export.manifest["checks"]
     assert checks["onnx_vs_pytorch_max_abs_logit_diff"] < 1e-4
@@ -50,6 +60,7 @@ def test_conversions_agree_numerically(tiny_export):
     per_image = tiny_export.parity["per_image"]
     assert len(per_image["labels"]) == tiny_export.parity["images"]
     assert per_image["paths"] == []  # synthetic images live in memory; a folder source lists one path per image
+    assert "datasets" not in per_image and "per_dataset" not in tiny_export.parity  # no manifest names them
     for name, predicted in per_image["predicted"].items():  # per-image classes give the summary's figures
         assert np.mean(np.array(predicted) == np.array(per_image["labels"])) == pytest.approx(
             tiny_export.parity["artifacts"][name]["accuracy"], abs=1e-6)
@@ -59,6 +70,53 @@ def test_conversions_agree_numerically(tiny_export):
         assert rows[name]["logit_cosine_min"] > 0.9999, name
 
 
+@pytest.mark.slow
+def test_every_int8_row_says_which_kernels_produced_it(tiny_export):
+    rows = tiny_export.parity["artifacts"]
+    assert list(rows) == list(PARITY_ROWS)
+    assert "XNNPACK" in rows["tflite_int8"]["kernels"] and "BUILTIN_REF" in rows["tflite_int8_ref"]["kernels"]
+    assert "tflite-micro" in rows["tflm"]["kernels"]
+    for row in INT8_ROWS:
+        assert rows[row]["bytes"] == ExportDir(tiny_export.out).int8.stat().st_size
+        assert rows[row]["accuracy_drop_pp"] == pytest.approx(100 * (rows["pytorch"]["accuracy"] - rows[row]["accuracy"]))
+    assert tiny_export.parity["int8_accuracy_drop_row"] == "tflite_int8"
+    assert tiny_export.parity["int8_accuracy_drop_pp"] == rows["tflite_int8"]["accuracy_drop_pp"]
+    predicted = tiny_export.parity["per_image"]["predicted"]
+    assert predicted["tflm"] == predicted["tflite_int8_ref"]  # bit-exact outputs, so the same classes
+    assert rows["tflm"]["mean_abs_prob_diff"] == rows["tflite_int8_ref"]["mean_abs_prob_diff"]
+
+
+@pytest.mark.slow
+def test_tflm_block_in_parity_and_manifest(tiny_export):
+    tflm = tiny_export.parity["tflm"]
+    assert tiny_export.manifest["tflm"] == tflm
+    reference = tflm["vs_litert_reference"]
+    assert reference == {"litert_row": "tflite_int8_ref", "images": tiny_export.parity["images"],
+                         "exact_match_rate": 1.0, "max_abs_diff_steps": 0, "top1_agreement": 1.0,
+                         "target": "bit-exact", "bit_exact": True}
+    default = tflm["vs_litert_default"]
+    assert default["litert_row"] == "tflite_int8" and default["target"] is None
+    assert 0.0 <= default["exact_match_rate"] <= 1.0 and 0 <= default["max_abs_diff_steps"] <= 255
+    assert default["top1_agreement"] >= 0.95
+    assert tflm["unsupported_ops"] == [] and {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= set(tflm["ops"])
+    assert tflm["tensor_arena_bytes"] > 0
+    assert "64-bit host" in tflm["tensor_arena_note"] and "CMSIS-NN" in tflm["tensor_arena_note"]
+    header = ExportDir(tiny_export.out).c_header.read_text()
+    assert f"kModelInt8TensorArenaSize = {round_up_16(tflm['tensor_arena_bytes'])};" in header
+
+
+@pytest.mark.slow
+def test_checks_all_pass_and_are_recorded(tiny_export):
+    assert tiny_export.failed_checks == [] and tiny_export.passed
+    checks = tiny_export.manifest["checks"]
+    assert checks["passed"] is True and checks["failed"] == []
+    assert checks["edgetpu_compatible"] is True and checks["tflm_bit_exact_with_litert_reference"] is True
+    assert checks["tflm_unsupported_ops"] == []
+    assert set(checks["int8_agreement_with_pytorch"]) == set(INT8_ROWS)
+    assert min(checks["int8_agreement_with_pytorch"].values()) >= 0.95
+
+
+@pytest.mark.slow
 def test_int8_model_tracks_pytorch(tiny_export):
     int8 = tiny_export.parity["artifacts"]["tflite_int8"]
     assert int8["agreement_with_pytorch"] >= 0.95
@@ -66,33 +124,41 @@ def test_int8_model_tracks_pytorch(tiny_export):
     assert int8["bytes"] < tiny_export.parity["artifacts"]["tflite_float32"]["bytes"] / 2
 
 
+@pytest.mark.slow
 def test_int8_input_takes_raw_bytes(tiny_export):
     io = tiny_export.manifest["int8_io"]["input"]
     assert io["dtype"] == "int8" and io["zero_point"] == -128
     assert io["scale"] == pytest.approx(1 / 255, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_int8_model_maps_fully_to_the_edge_tpu(tiny_export):
-    report = check_model(tiny_export.out / "model_int8.tflite", compiler=None)
+    export = ExportDir(tiny_export.out)
+    report = check_model(export.int8, compiler=None)
     assert report.compatible
-    saved = json.loads((tiny_export.out / "edgetpu.json").read_text())
+    saved = json.loads(export.edgetpu.read_text())
     assert saved["compatible"] is True
+    assert tiny_export.manifest["edgetpu"]["tpu_ops"] == tiny_export.manifest["edgetpu"]["num_ops"] == report.num_ops
 
 
+@pytest.mark.slow
 def test_existing_output_is_refused_without_force(tiny_checkpoint, tiny_export, capsys):
     with pytest.raises(OutputExistsError, match="--force"):
         export_checkpoint(tiny_checkpoint, tiny_export.out)
-    assert export_main(["--ckpt", str(tiny_checkpoint), "--out", str(tiny_export.out)]) == 2
-    assert "already exists" in capsys.readouterr().err
+    assert export_main(["--ckpt", str(tiny_checkpoint), "--out", str(tiny_export.out)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "already exists" in err and len([line for line in err.splitlines() if line.startswith("error:")]) == 1
 
 
-def test_too_few_calibration_images_are_refused(tiny_checkpoint, tmp_path, capsys):
-    with pytest.raises(CalibrationError, match="at least 10"):
+@pytest.mark.slow
+def test_too_few_calibration_images_are_refused(tiny_checkpoint, tmp_path):
+    with pytest.raises(CalibrationError, match="at least 10") as error:
         export_checkpoint(tiny_checkpoint, tmp_path / "out", calib_samples=5)
+    assert error.value.exit_code == EXIT_BAD_INPUT
     assert not (tmp_path / "out").exists()
 
 
-def test_small_calibration_folder_warns_and_reports_what_it_used(tiny_checkpoint, tmp_path, caplog):
+def test_small_calibration_folder_warns_and_reports_what_it_used(tmp_path, caplog):
     spec = PreprocessSpec(input_size=128)
     rng = np.random.default_rng(0)
     for split, n in (("train", 12), ("val", 2), ("test", 2)):
@@ -109,6 +175,7 @@ def test_small_calibration_folder_warns_and_reports_what_it_used(tiny_checkpoint
     assert "only 12" in caplog.text and "fewer than 100" in caplog.text
 
 
+@pytest.mark.slow
 def test_failure_mid_export_leaves_nothing_behind(tiny_checkpoint, tmp_path, monkeypatch):
     import onnx2tf
 
@@ -123,17 +190,21 @@ def test_failure_mid_export_leaves_nothing_behind(tiny_checkpoint, tmp_path, mon
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("content,match", [(None, "not found"), (b"garbage", "cannot read")])
-def test_bad_checkpoint_exits_with_a_clear_message(tmp_path, content, match):
+@pytest.mark.slow  # starts the CLI twice (TensorFlow's import alone takes seconds)
+@pytest.mark.parametrize("invocation,content,match", [(["export/to_tflite.py"], None, "not found"),
+                                                      (["-m", "export.to_tflite"], b"garbage", "cannot read")])
+def test_bad_checkpoint_exits_with_a_clear_message(tmp_path, invocation, content, match):
     ckpt = tmp_path / "model.ckpt"
     if content is not None:
         ckpt.write_bytes(content)
-    out = subprocess.run([sys.executable, "export/to_tflite.py", "--ckpt", str(ckpt), "--out", str(tmp_path / "o")],
+    out = subprocess.run([sys.executable, *invocation, "--ckpt", str(ckpt), "--out", str(tmp_path / "o")],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 2
+    assert out.returncode == EXIT_BAD_INPUT
     assert match in out.stderr and "Traceback" not in out.stderr
+    assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == [out.stderr.strip()]
 
 
+@pytest.mark.slow
 def test_parity_cli_on_an_export(tiny_export, tmp_path):
     report_path = tmp_path / "parity.json"
     out = subprocess.run([sys.executable, "-m", "export.parity", "--artifacts", str(tiny_export.out),
@@ -142,18 +213,24 @@ def test_parity_cli_on_an_export(tiny_export, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(report_path.read_text())
     assert report["images"] == 16
-    assert set(report["artifacts"]) == {"pytorch", "onnx", "saved_model", "tflite_float32", "tflite_int8"}
-    assert "tflite_int8" in out.stdout
+    assert list(report["artifacts"]) == list(PARITY_ROWS)
+    assert report["tflm"]["vs_litert_reference"]["bit_exact"] is True
+    assert report["tflm"]["tensor_arena_bytes"] == tiny_export.parity["tflm"]["tensor_arena_bytes"]
+    assert "tflite_int8_ref" in out.stdout and "target bit-exact: met" in out.stdout
 
 
-def test_parity_refuses_an_incomplete_directory(tiny_export, tmp_path):
+@pytest.mark.slow
+def test_parity_refuses_an_incomplete_directory(tiny_export, tmp_path, capsys):
     from export.parity import main as parity_main
 
-    (tmp_path / "model.pt").write_bytes((tiny_export.out / "model.pt").read_bytes())
+    export = ExportDir(tmp_path)
+    export.pytorch.write_bytes(ExportDir(tiny_export.out).pytorch.read_bytes())
     PreprocessSpec(input_size=128).save(tmp_path)
-    assert parity_main(["--artifacts", str(tmp_path), "--limit", "4"]) == 2
+    assert parity_main(["--artifacts", str(tmp_path), "--limit", "4"]) == EXIT_BAD_INPUT
+    assert "lacks" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_predict_reads_labels_from_beside_the_model(tiny_export, tmp_path):
     from export.predict import predict
 
@@ -164,20 +241,21 @@ def test_predict_reads_labels_from_beside_the_model(tiny_export, tmp_path):
         images.append(path)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"nope")
-    results = predict(tiny_export.out / "model_int8.tflite", images + [broken])
+    results = predict(ExportDir(tiny_export.out).int8, images + [broken])
     assert [r.label in ("helmet", "no_helmet") for r in results[:2]] == [True, True]
     assert sum(results[0].probabilities.values()) == pytest.approx(1.0, abs=1e-5)
     assert results[2].label is None and "cannot decode" in results[2].error
 
 
+@pytest.mark.slow
 def test_predict_cli_json_and_missing_edgetpu_runtime(tiny_export, tmp_path):
     image = tmp_path / "a.png"
     Image.fromarray(np.zeros((128, 128, 3), np.uint8)).save(image)
-    model = str(tiny_export.out / "model_int8.tflite")
+    model = str(ExportDir(tiny_export.out).int8)
     out = subprocess.run([sys.executable, "-m", "export.predict", "--model", model, str(image), "--json"],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1])["label"] in ("helmet", "no_helmet")
     tpu = subprocess.run([sys.executable, "-m", "export.predict", "--model", model, str(image), "--edgetpu"],
                          cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert tpu.returncode == 2 and "Edge TPU delegate" in tpu.stderr and "Traceback" not in tpu.stderr
+    assert tpu.returncode == EXIT_BAD_INPUT and "Edge TPU delegate" in tpu.stderr and "Traceback" not in tpu.stderr

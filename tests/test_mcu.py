@@ -11,7 +11,8 @@ import pytest
 
 from data.errors import ConfigError
 from data.preprocessing import LABELS, PreprocessSpec
-from export.mcu import CC_FILENAME, H_FILENAME, round_up_16, write_c_array
+from export.layout import C_HEADER, C_SOURCE, ExportDir
+from export.mcu import round_up_16, write_c_array
 from export.tflm import io_quantization, model_ops, smallest_arena
 
 pytestmark = pytest.mark.slow  # every test here needs the tiny export (training plus conversion)
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow  # every test here needs the tiny export (training
 MAIN_CC = r"""
 #include <cstdint>
 #include <cstdio>
-#include "model_int8.h"
+#include "{header}"
 
 static_assert(kModelInt8TensorArenaSize % 16 == 0, "arena size must be a multiple of 16");
 
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
 
 @pytest.fixture(scope="module")
 def int8_model(tiny_export):
-    return tiny_export.out / "model_int8.tflite"
+    return ExportDir(tiny_export.out).int8
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def deliverable(tiny_export, int8_model, tmp_path_factory):
 def test_c_array_compiles_and_holds_the_model_bytes_aligned(deliverable, int8_model, tmp_path):
     cc_path, _, arena_bytes, ops = deliverable
     main_cc, program, dumped = tmp_path / "main.cc", tmp_path / "dump_model", tmp_path / "dumped.tflite"
-    main_cc.write_text(MAIN_CC)
+    main_cc.write_text(MAIN_CC.replace("{header}", C_HEADER))
     compiled = subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", f"-I{cc_path.parent}",
                                "-o", str(program), str(main_cc), str(cc_path)], capture_output=True, text=True)
     assert compiled.returncode == 0, compiled.stderr
@@ -83,7 +84,7 @@ def test_c_array_compiles_and_holds_the_model_bytes_aligned(deliverable, int8_mo
 def test_header_has_guards_declarations_and_constants(deliverable, int8_model):
     cc_path, h_path, arena_bytes, ops = deliverable
     header, source = h_path.read_text(), cc_path.read_text()
-    assert (cc_path.name, h_path.name) == (CC_FILENAME, H_FILENAME)
+    assert (cc_path.name, h_path.name) == (C_SOURCE, C_HEADER)
     assert header.startswith("// Generated") and "#ifndef HELMET_MODEL_INT8_H_\n#define HELMET_MODEL_INT8_H_" in header
     assert header.rstrip().endswith("#endif  // HELMET_MODEL_INT8_H_")
     for declaration in ("extern const unsigned char g_model_int8[];", "extern const unsigned int g_model_int8_len;",
@@ -97,6 +98,15 @@ def test_header_has_guards_declarations_and_constants(deliverable, int8_model):
     assert f"// Ops: {', '.join(ops)}." in source
     assert "alignas(16) const unsigned char g_model_int8[] = {" in source
     assert f"const unsigned int g_model_int8_len = {int8_model.stat().st_size};" in source
+
+
+def test_the_export_wrote_the_same_c_array(deliverable, tiny_export):
+    """The export measured the same arena and ops, so its model_int8.cc / .h are these files byte for byte."""
+    cc_path, h_path, _, _ = deliverable
+    export = ExportDir(tiny_export.out)
+    assert export.c_source.read_bytes() == cc_path.read_bytes()
+    assert export.c_header.read_bytes() == h_path.read_bytes()
+    assert oct(export.c_source.stat().st_mode & 0o777) == "0o644"  # sources to hand on, not private files
 
 
 def test_rewriting_replaces_both_files_and_leaves_no_temporary(deliverable, int8_model):

@@ -8,18 +8,22 @@ import pytest
 
 from conftest import TINY_COUNTS
 from data.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, ArtifactError, ConfigError
-from data.preprocessing import PreprocessSpec
+from data.preprocessing import LABELS, PreprocessSpec
 from data.sources import synthetic_split
+from export.formats import write_mcu_array
+from export.layout import ExportDir
 from export.runtimes import TFLiteRunner
 from export.tflm import (MIN_ARENA_BYTES, ArenaTooSmallError, TFLMRunner, TFLMUnsupportedOpsError,
-                         compare_with_litert, model_ops, smallest_arena, unsupported_ops)
+                         compare_with_litert, model_ops, output_agreement, smallest_arena, unsupported_ops)
+from export.tflm_check import measure_tflm, tflm_report
+from export.verdicts import tflm_failures
 
 COMPARED_IMAGES = 32
 
 
 @pytest.fixture(scope="module")
 def int8_model(tiny_export):
-    return tiny_export.out / "model_int8.tflite"
+    return ExportDir(tiny_export.out).int8
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +37,9 @@ def test_pixels(spec):
 
 
 @pytest.fixture(scope="module")
-def arena_bytes(int8_model):
-    return smallest_arena(int8_model)
+def arena_bytes(tiny_export):
+    """The arena the export measured and recorded (parity.json, manifest.json, the C header)."""
+    return tiny_export.parity["tflm"]["tensor_arena_bytes"]
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +81,24 @@ def test_tflm_vs_optimized_litert_kernels_is_measured(int8_model, spec, test_pix
 
 
 @pytest.mark.slow
+def test_agreement_of_dequantized_logits_counts_the_same_steps(int8_model, spec, test_pixels):
+    """The export compares rows' dequantized logits in steps of the output scale: the same figures as raw int8."""
+    litert, tflm = TFLiteRunner(int8_model, spec), TFLMRunner(int8_model, spec)
+    model_inputs = litert.quantize_input(test_pixels)
+    raw = output_agreement(litert.raw_outputs(model_inputs), tflm.raw_outputs(model_inputs))
+    dequantized = output_agreement(litert.logits(test_pixels), tflm.logits(test_pixels), step=litert.output["quantization"][0])
+    assert dequantized == raw and raw["images"] == COMPARED_IMAGES
+    tflm_raw = tflm.raw_outputs(model_inputs).astype(np.int64)
+    shifted = tflm_raw + np.array([0, 3])  # 3 steps more for the second class on every image
+    assert output_agreement(tflm_raw, shifted) == {
+        "images": COMPARED_IMAGES, "exact_match_rate": 0.0, "max_abs_diff_steps": 3,
+        "top1_agreement": float(np.mean(tflm_raw.argmax(1) == shifted.argmax(1)))}
+
+
+@pytest.mark.slow
 def test_smallest_arena_runs_and_one_byte_less_fails_naming_the_size(int8_model, spec, test_pixels, arena_bytes):
     assert MIN_ARENA_BYTES < arena_bytes < 10 * int8_model.stat().st_size
+    assert smallest_arena(int8_model) == arena_bytes  # the bisection is deterministic: the export's figure holds
     logits = TFLMRunner(int8_model, spec, arena_bytes=arena_bytes).logits(test_pixels[:2])
     assert logits.shape == (2, spec.num_classes)
     # The bisection is byte-exact, so one byte less is the next step below.
@@ -109,6 +130,18 @@ def test_ops_without_a_tflm_kernel_are_named(model_with_ops_tflm_lacks, spec):
     assert error.value.exit_code == EXIT_CHECK_FAILED and "\n" not in str(error.value)
     with pytest.raises(TFLMUnsupportedOpsError, match="POW"):
         smallest_arena(model_with_ops_tflm_lacks)
+
+
+def test_an_export_whose_ops_tflm_lacks_names_them_and_writes_no_c_array(model_with_ops_tflm_lacks, tmp_path):
+    facts = measure_tflm(model_with_ops_tflm_lacks)
+    assert sorted(facts.unsupported_ops) == ["POW", "TOPK_V2"] and facts.arena_bytes is None and not facts.runs
+    assert write_mcu_array(ExportDir(tmp_path), LABELS, facts) == ()
+    assert list(tmp_path.iterdir()) == []
+    report = tflm_report(facts, {}, output_scale=1.0)  # no tflm row ran
+    assert report["unsupported_ops"] == facts.unsupported_ops and report["tensor_arena_bytes"] is None
+    assert "vs_litert_reference" not in report and "vs_litert_default" not in report
+    [failure] = tflm_failures(report)
+    assert "no kernel for POW, TOPK_V2" in failure or "no kernel for TOPK_V2, POW" in failure
 
 
 def test_missing_model_file_is_an_artifact_error(tmp_path):
