@@ -27,12 +27,21 @@ def _scalars(metrics: dict, prefix: str) -> dict[str, float]:
 
 class RunArtifacts(pl.Callback):
     """Writes ``labels.txt`` and ``preprocess.json`` when fitting starts and ``metrics.json`` after testing,
-    beside the run's checkpoints (the logger's directory)."""
+    beside the run's checkpoints (the logger's directory).
+
+    Its counters are checkpointed, so a resumed fit reports the whole run: ``fit_seconds`` is the training time
+    up to the checkpoint it resumed from plus the training time after resuming (the part of the interrupted
+    epoch that was redone counts once, the restart itself not at all); ``resumed_from`` names that checkpoint
+    and ``fit_seconds_before_resume`` its share.
+    """
 
     def __init__(self):
-        self._fit_started = None
+        self._fitting = False
+        self._train_started = None
+        self._seconds_before_resume = 0.0
         self.fit_seconds = None
         self.train_images = 0
+        self.resumed_from: str | None = None
         self.schedule: dict = {}
 
     @staticmethod
@@ -40,20 +49,38 @@ class RunArtifacts(pl.Callback):
         return Path(trainer.log_dir or trainer.default_root_dir)
 
     def setup(self, trainer, pl_module, stage):
+        self._fitting = stage == "fit"
         directory = self.run_dir(trainer)  # a collective under DDP: every rank must ask
         if trainer.is_global_zero:
             directory.mkdir(parents=True, exist_ok=True)
             PreprocessSpec(input_size=pl_module.hparams.input_size).save(directory)
 
+    def _training_seconds(self) -> float:
+        running = time.perf_counter() - self._train_started if self._train_started is not None else 0.0
+        return self._seconds_before_resume + running
+
+    def state_dict(self) -> dict:
+        return {"fit_seconds": self._training_seconds(), "train_images": self.train_images}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if not self._fitting:  # testing loads the best checkpoint, whose counters are older than the run's
+            return
+        self._seconds_before_resume = float(state_dict["fit_seconds"])
+        self.train_images = int(state_dict["train_images"])
+
+    def on_fit_start(self, trainer, pl_module):
+        self.resumed_from = str(Path(trainer.ckpt_path).resolve()) if trainer.ckpt_path else None
+
     def on_train_start(self, trainer, pl_module):
-        self._fit_started = time.perf_counter()
+        self._train_started = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.train_images += len(batch[1]) * trainer.world_size
 
-    def on_train_end(self, trainer, pl_module):
-        if self._fit_started is not None:
-            self.fit_seconds = time.perf_counter() - self._fit_started
+    def on_fit_end(self, trainer, pl_module):
+        # on_fit_end, not on_train_end: a resumed fit with nothing left to train (its max_time spent) has no train end
+        self.fit_seconds = self._training_seconds()
+        self._train_started = None
         self.schedule = schedule_report(trainer)
         if not self.schedule["completed"] and trainer.is_global_zero:
             log.warning("training stopped after %d of %d optimizer steps (%s): the learning-rate schedule did not "
@@ -77,6 +104,8 @@ class RunArtifacts(pl.Callback):
             "class_weights": None if pl_module.class_weight is None else pl_module.class_weight.tolist(),
             "train_class_counts": trainer.datamodule.class_counts("train") if trainer.datamodule else None,
             "fit_seconds": self.fit_seconds,
+            "resumed_from": self.resumed_from,
+            "fit_seconds_before_resume": self._seconds_before_resume if self.resumed_from else None,
             "train_images_per_second": (self.train_images / self.fit_seconds) if self.fit_seconds else None,
         }
         path = directory / METRICS_FILENAME

@@ -7,7 +7,9 @@ import torch
 import yaml
 
 from conftest import REPO, TINY_COUNTS, TINY_SIZE, fit_tiny
+from data.errors import ConfigError
 from lightning_modules.checkpoint import CheckpointError, load_classifier
+from lightning_modules.fit import fit, load_config
 
 
 def test_run_directory_is_self_describing(tiny_run, tiny_checkpoint):
@@ -19,7 +21,10 @@ def test_run_directory_is_self_describing(tiny_run, tiny_checkpoint):
     assert metrics["train_images_per_second"] > 0
     assert metrics["checkpoint_monitor"] == "val/balanced_acc" and 0.0 <= metrics["best_monitor_value"] <= 1.0
     assert (tiny_run / "config.yaml").is_file()
-    assert [p.name for p in (tiny_run / "checkpoints").iterdir()] == ["best.ckpt"]  # overwritten, not versioned
+    # both overwritten, not versioned: the best by the monitor, and the latest epoch's state for resuming
+    assert sorted(p.name for p in (tiny_run / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert metrics["resumed_from"] is None and metrics["fit_seconds_before_resume"] is None
+    assert yaml.safe_load((tiny_run / "config.yaml").read_text())["ckpt_path"] is None
     assert list(tiny_run.glob("events.out.tfevents.*"))
 
 
@@ -29,6 +34,8 @@ def test_tiny_run_learns_better_than_chance(tiny_run):
 
 
 def test_checkpoint_loads_weights_only_with_its_spec_and_data(tiny_checkpoint):
+    last = load_classifier(tiny_checkpoint.with_name("last.ckpt"))  # the resume checkpoint loads the same way
+    assert last.arch == "slim_mobilenet" and last.spec.input_size == TINY_SIZE
     loaded = load_classifier(tiny_checkpoint)
     assert loaded.arch == "slim_mobilenet"
     assert loaded.spec.input_size == TINY_SIZE
@@ -130,8 +137,8 @@ def test_ema_weights_are_what_is_tested_checkpointed_and_exported(tmp_path):
     from data.sources import load_split
     from lightning_modules.models import build_model
 
-    run = fit_tiny(tmp_path, epochs=2, extra=["--trainer.callbacks+=lightning_modules.callbacks.EMAWeights",
-                                               "--trainer.callbacks.decay=0.9"])
+    ema = {"class_path": "lightning_modules.callbacks.EMAWeights", "init_args": {"decay": 0.9}}
+    run = fit_tiny(tmp_path, epochs=2, overrides={"trainer": {"callbacks": [ema]}})
     metrics = json.loads((run / "metrics.json").read_text())
     raw = torch.load(metrics["best_checkpoint"], map_location="cpu", weights_only=True)
     assert "current_model_state" in raw  # Lightning keeps the raw weights beside the averaged ones
@@ -200,7 +207,7 @@ def test_mixup_and_cutmix_train_on_soft_targets():
     loss.backward()
     assert torch.isfinite(loss) and all(p.grad is not None for p in model.net.parameters() if p.requires_grad)
     assert HelmetClassifier(input_size=TINY_SIZE).batch_mix is None  # off by default
-    with pytest.raises(ValueError, match="must be >= 0"):
+    with pytest.raises(ConfigError, match="must be >= 0"):
         HelmetClassifier(input_size=TINY_SIZE, mixup_alpha=-1.0)
 
 
@@ -214,3 +221,28 @@ def test_runs_train_every_epoch_unless_early_stopping_is_asked_for(tiny_run):
         assert out.returncode == 0, out.stderr
         callbacks = yaml.safe_load(out.stdout)["trainer"]["callbacks"]
         assert [c["class_path"] for c in callbacks] == ["pytorch_lightning.callbacks.EarlyStopping"]
+
+
+def test_load_config_merges_yaml_files_then_overrides(tmp_path):
+    config = load_config(REPO / "configs" / "real_slim_mobilenet.yaml", REPO / "configs" / "ddp.yaml", overrides={
+        "model": {"lr": 0.001}, "trainer": {"max_epochs": 40, "logger": {"init_args": {"save_dir": "elsewhere"}}},
+        "data": {"source": "/path", "augment": {"zoom": [1.0, 1.0]}}})
+    assert config["model"]["lr"] == 0.001 and config["model"]["class_weights"] == "balanced"  # merged, not replaced
+    assert config["trainer"]["max_epochs"] == 40 and config["trainer"]["strategy"] == "ddp"  # the second file
+    assert config["trainer"]["logger"]["init_args"] == {"save_dir": "elsewhere", "name": "real_slim_mobilenet",
+                                                         "default_hp_metric": False}
+    assert config["data"]["augment"]["zoom"] == [1.0, 1.0] and config["data"]["augment"]["hflip"] is True
+    assert config["checkpoint"] == {"monitor": "val/loss", "mode": "min"}
+    assert load_config() == {}
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(tmp_path / "list.yaml")
+
+
+def test_fit_refuses_an_unknown_setting_with_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="config: .*learning_rate"):
+        fit(load_config(overrides={"model": {"learning_rate": 0.1},
+                                   "trainer": {"logger": {"init_args": {"save_dir": str(tmp_path)}}}}))
+    assert not list(tmp_path.iterdir())  # refused before anything was written
