@@ -1,6 +1,6 @@
 """How int8 balanced accuracy grows with the training crops, and how many crops a target would take.
 
-    python benchmarks/learning_curve.py [--rows ROW ...] [--target 0.93]
+    python -m benchmarks.learning_curve [--rows ROW ...] [--target 0.93]
 
 Reads cross-validated rows of benchmarks/results/real_cv.json that trained on a share of each fold's
 training crops (``--data.train_fraction``) for as many optimiser steps as the full run, so that only
@@ -19,19 +19,16 @@ import inspect
 import json
 import math
 import statistics
-import sys
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from benchmarks.bootstrap import balanced_accuracy, cluster_resamples  # noqa: E402
-from benchmarks.real_cv import load_predictions  # noqa: E402
-from benchmarks.report import write_results  # noqa: E402
-from data.datamodule import HelmetDataModule  # noqa: E402
+from benchmarks.bootstrap import balanced_accuracy, cluster_resamples
+from benchmarks.real_cv import load_predictions
+from benchmarks.report import REPO, write_results
+from data.datamodule import HelmetDataModule
 
 DEFAULT_ROWS = ("slim_mobilenet_train25_320epochs", "slim_mobilenet_train50_160epochs", "slim_mobilenet")
 STEP_TOLERANCE = 0.02  # relative: fraction x epochs may differ this much between rows

@@ -1,95 +1,88 @@
-"""Where the int8 models go wrong on the real test crops: error rate by head size and by class.
+"""Where the int8 models go wrong on the real test crops: error rate by dataset, class and head size.
 
-    python benchmarks/real_errors.py [--work runs/real]
+    python -m benchmarks.real_errors [--rows slim_mobilenet ...] [--work runs/real_cv]
 
-Reads what benchmarks/real_data.py left in --work (the crops with their manifest, and one export
-directory per model) and runs each model_int8.tflite on the test crops. Head size is the short side
-of the annotated box in source-photo pixels; the balanced accuracy comes with a 95 % interval from a
-bootstrap over photo groups (near-duplicates form one; benchmarks/bootstrap.py). Writes benchmarks/results/real_errors.json and .md.
+Reads cross-validated rows of benchmarks/results/real_cv.json (their pooled int8 test predictions: every
+crop a test crop once) and the fold manifests in --work for each crop's head box. Head size is the short
+side of the annotated box in source-photo pixels; balanced accuracy comes with a 95 % interval from the
+photo-group bootstrap. Writes benchmarks/results/real_errors.json and .md.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import sys
+import json
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from data.manifest import read_manifest
+from data.preprocessing import LABELS
 
-from benchmarks.bootstrap import cluster_bootstrap  # noqa: E402
-from benchmarks.report import write_results  # noqa: E402
-from data.preprocessing import LABELS, PreprocessSpec  # noqa: E402
-from data.sources import load_labelled  # noqa: E402
-from export.runtimes import TFLiteRunner, softmax  # noqa: E402
+from .bootstrap import cluster_bootstrap
+from .real_cv import load_predictions
+from .report import REPO, RESULTS, markdown_table, write_results
 
 SIZE_BINS = ((0, 12), (12, 16), (16, 20), (20, 30), (30, None))  # px, lower bound inclusive
 
 
-def manifest_rows(crops: Path) -> dict[str, dict]:
-    """Crop file name -> its manifest row (source photo, head box in the photo, ...)."""
-    with open(crops / "manifest.csv", newline="", encoding="utf-8") as f:
-        return {Path(r["crop"]).name: r for r in csv.DictReader(f)}
+def head_sides(work: Path) -> dict[str, float]:
+    """Test crop (as named in the predictions) -> short side of its head box in source-photo pixels."""
+    sides = {}
+    for manifest in work.glob("crops_fold*/manifest.csv"):
+        for crop, row in read_manifest(manifest).items():
+            if row["split"] == "test":
+                sides[crop] = min(float(row["box_x1"]) - float(row["box_x0"]), float(row["box_y1"]) - float(row["box_y0"]))
+    return sides
 
 
-def head_side(row: dict) -> float:
-    """Short side of the head box in source-photo pixels."""
-    return min(float(row["box_x1"]) - float(row["box_x0"]), float(row["box_y1"]) - float(row["box_y0"]))
-
-
-def analyse(export_dir: Path, crops: Path) -> dict:
-    spec = PreprocessSpec.load(export_dir)
-    test = load_labelled(str(crops), "test", spec)
-    p_no_helmet = softmax(TFLiteRunner(export_dir / "model_int8.tflite", spec).logits(test.pixels))[:, 1]
-    wrong = (p_no_helmet > 0.5).astype(int) != test.labels
-    rows = [manifest_rows(crops)[Path(p).name] for p in test.paths]
-    sides = np.array([head_side(r) for r in rows])
-    interval = cluster_bootstrap(test.labels, [r.get("photo_group") or r["source"] for r in rows],
-                                 {"tflite_int8": (p_no_helmet > 0.5).astype(int)})["tflite_int8"]
+def analyse(predictions: dict, sides: dict[str, float]) -> dict:
+    labels, preds = np.asarray(predictions["labels"]), np.asarray(predictions["tflite_int8"])
+    datasets = np.asarray(predictions["datasets"])
+    side = np.array([sides[c] for c in predictions["crops"]])
+    wrong = preds != labels
+    interval = cluster_bootstrap(labels, predictions["groups"], {"tflite_int8": preds})["tflite_int8"]
     by_size = []
     for lo, hi in SIZE_BINS:
-        in_bin = (sides >= lo) & (sides < (hi if hi is not None else np.inf))
+        in_bin = (side >= lo) & (side < (hi if hi is not None else np.inf))
         by_size.append({"head_px": f"{lo}–{hi}" if hi is not None else f"≥{lo}", "crops": int(in_bin.sum()),
                         "errors": int(wrong[in_bin].sum())})
     return {
-        "crops": len(test.labels),
-        "errors": int(wrong.sum()),
-        "int8_balanced_accuracy": interval,
-        "errors_by_true_class": {c: int(wrong[test.labels == i].sum()) for i, c in enumerate(LABELS)},
+        "crops": int(labels.size), "errors": int(wrong.sum()), "int8_balanced_accuracy": interval,
+        "errors_by_true_class": {c: int(wrong[labels == i].sum()) for i, c in enumerate(LABELS)},
+        "errors_by_dataset": {d: {"crops": int((datasets == d).sum()), "errors": int(wrong[datasets == d].sum())}
+                              for d in dict.fromkeys(predictions["datasets"])},
         "by_head_size": by_size,
-        "wrong": [{"crop": Path(test.paths[i]).name, "label": LABELS[test.labels[i]],
-                   "p_no_helmet": round(float(p_no_helmet[i]), 3), "head_px": round(float(sides[i]), 1)}
+        "wrong": [{"crop": predictions["crops"][i], "label": LABELS[labels[i]], "head_px": round(float(side[i]), 1)}
                   for i in np.flatnonzero(wrong)],
     }
 
 
 def markdown(results: dict) -> str:
     bins = [b["head_px"] for b in next(iter(results.values()))["by_head_size"]]
-    lines = ["| model | int8 balanced acc. (95 % CI, photo bootstrap) | errors / crops | missed no_helmet | missed helmet | "
-             + " | ".join(f"error rate, head {b} px" for b in bins) + " |",
-             "|---|---|---|---|---|" + "---|" * len(bins)]
+    rows = []
     for name, r in results.items():
-        rates = " | ".join(f"{b['errors'] / b['crops']:.2f} ({b['errors']}/{b['crops']})" if b["crops"] else "–"
-                           for b in r["by_head_size"])
         ci = r["int8_balanced_accuracy"]
-        lines.append(f"| {name} | {ci['balanced_accuracy']:.3f} ({ci['ci'][0]:.3f}–{ci['ci'][1]:.3f}) | "
-                     f"{r['errors']} / {r['crops']} | {r['errors_by_true_class']['no_helmet']} | "
-                     f"{r['errors_by_true_class']['helmet']} | {rates} |")
-    return "\n".join(lines)
+        rows.append([name, f"{ci['balanced_accuracy']:.3f} ({ci['ci'][0]:.3f}–{ci['ci'][1]:.3f})",
+                     f"{r['errors']} / {r['crops']}", r["errors_by_true_class"]["no_helmet"],
+                     r["errors_by_true_class"]["helmet"],
+                     ", ".join(f"{d} {v['errors']}/{v['crops']}" for d, v in r["errors_by_dataset"].items()),
+                     *(f"{b['errors'] / b['crops']:.2f} ({b['errors']}/{b['crops']})" if b["crops"] else "–"
+                       for b in r["by_head_size"])])
+    return markdown_table(["row", "int8 balanced acc. (95 % CI)", "errors / crops", "missed no_helmet", "missed helmet",
+                           "errors per dataset", *(f"error rate, head {b} px" for b in bins)], rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=REPO / "runs" / "real")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
-    args = parser.parse_args()
-    exports = sorted(d for d in args.work.glob("export_*") if (d / "model_int8.tflite").is_file())
-    if not exports:
-        raise SystemExit(f"error: no export_*/model_int8.tflite under {args.work}; run benchmarks/real_data.py first")
-    results = {d.name.removeprefix("export_"): analyse(d, args.work / "crops") for d in exports}
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.real_errors", description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", nargs="+", help="rows of real_cv.json (default: every row scored in --work)")
+    parser.add_argument("--work", type=Path, default=REPO / "runs" / "real_cv")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    cv = json.loads((args.out / "real_cv.json").read_text())
+    names = args.rows or [n for n, r in cv.items() if not n.startswith("_") and (REPO / r.get("predictions_file", "")).is_file()]
+    sides = head_sides(args.work)
+    results = {name: analyse(load_predictions(name, cv[name]), sides) for name in names}
     write_results(args.out, "real_errors", results, markdown(results))
 
 

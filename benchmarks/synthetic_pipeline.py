@@ -1,53 +1,39 @@
-"""The whole chain on the built-in synthetic data, for both models: the numbers in README.md.
+"""The whole chain on the built-in synthetic data, for both models: the synthetic tables of docs/results.md.
 
-    python benchmarks/synthetic_pipeline.py [--models slim_mobilenet mobilenet_v2] [--out benchmarks/results]
+    python -m benchmarks.synthetic_pipeline [--models slim_mobilenet mobilenet_v2] [--work runs/synthetic_pipeline]
 
-For each model: train with its config (configs/<model>.yaml), export the best checkpoint (ONNX,
-SavedModel, TFLite float32 + int8, Edge TPU check, parity on the test split), Grad-CAM parity on
-200 synthetic test images, and int8 latency with one thread. Writes synthetic.json and synthetic.md.
+For each model: train with configs/<model>.yaml, export the best checkpoint (every format, then parity on
+the test split, the TFLM check and the Edge TPU check), Grad-CAM parity on 200 synthetic test images,
+and int8 latency with one thread (``pipeline.run_pipeline``). Writes synthetic.json and synthetic.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from pipeline import Training, run_pipeline
 
-from benchmarks.latency import latency_ms  # noqa: E402
-from benchmarks.report import markdown_table, merge_results, model_results, write_results  # noqa: E402
+from .report import REPO, RESULTS, chain_table, gradcam_table, merge_results, parity_table, pipeline_row, write_results
 
 
-def run_model(arch: str, work: Path, explain_n: int) -> dict:
-    from explain.gradcam import explain_synthetic, load_runtimes
-    from export.to_tflite import export_checkpoint
-    from lightning_modules.fit import main as fit
-
-    started = time.perf_counter()
-    run_dir = Path(fit(["--config", str(REPO / "configs" / f"{arch}.yaml"), "--progress_bar.refresh_rate=0",
-                        f"--trainer.logger.init_args.save_dir={work / 'runs'}"]))
-    fit_seconds = time.perf_counter() - started
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    export = export_checkpoint(Path(metrics["best_checkpoint"]), work / f"export_{arch}", force=True)
-    explanation = explain_synthetic(load_runtimes(export.out), n=explain_n)["summary"]
-    return model_results(arch, run_dir, fit_seconds, metrics, export, explanation,
-                         latency_ms(export.out / "model_int8.tflite"))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.synthetic_pipeline", description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["slim_mobilenet", "mobilenet_v2"])
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "synthetic_pipeline")
     parser.add_argument("--explain-n", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
-    args = parser.parse_args()
-    results = merge_results(args.out / "synthetic.json",
-                            {arch: run_model(arch, args.work, args.explain_n) for arch in args.models})
-    write_results(args.out, "synthetic", results, markdown_table(results, "synthetic test split"))
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    new = {}
+    for arch in args.models:
+        run = run_pipeline(Training(configs=[REPO / "configs" / f"{arch}.yaml"]), args.work / arch,
+                           explain="synthetic", explain_n=args.explain_n)
+        new[arch] = pipeline_row(arch, run)
+    results = merge_results(args.out / "synthetic.json", new)
+    write_results(args.out, "synthetic", results, "\n\n".join(
+        ["Accuracy on the synthetic test split (same images for every runtime):", parity_table(results),
+         chain_table(results), "Grad-CAM parity (PyTorch Grad-CAM vs int8 TFLite CAM, native map resolution):",
+         gradcam_table(results)]))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How fast is the built-in synthetic dataset? Times ``generate(n, size=...)`` (median of a few runs).
 
-    python benchmarks/synthetic_speed.py [--n 2000 --size 128 --repeats 3]
+    python -m benchmarks.synthetic_speed [--n 2000 --size 128 --repeats 3]
 
 Single process, single thread: run it with ``taskset -c 0`` to pin it to one core. Wall time
 suffers when other work shares the core; the CPU seconds printed beside it do not (much).
@@ -14,9 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data.synthetic import generate  # noqa: E402
+from data.synthetic import generate
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Training throughput of both models: images/s for forward + backward + AdamW step on the CPU.
 
-    python benchmarks/train_throughput.py [--size 128] [--batch 32] [--steps 15] [--out FILE]
+    python -m benchmarks.train_throughput [--size 128] [--batch 32] [--steps 15] [--out FILE]
 
 Reports the median step time over ``--steps`` steps after 3 warm-up steps, for channels_last
 (what training uses) and for plain NCHW, so the ratio between the two is visible.
@@ -12,14 +12,12 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lightning_modules.models import build_model, count_parameters  # noqa: E402
+from lightning_modules.models import build_model, count_parameters
 
 ARCHS = ("slim_mobilenet", "mobilenet_v2")
 

@@ -9,6 +9,7 @@ code   meaning
 0      done
 1      a check that ran and failed (not Edge TPU-mappable, parity below its bound, ...)
 2      bad input or usage (missing or malformed files, a wrong checkpoint, bad settings, ...)
+130    interrupted (Ctrl-C); a fit says how to resume it
 =====  =====================================================================================
 
 Anything else that escapes is a bug in this project, and its traceback is the right output.
@@ -19,6 +20,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
 
 
 class ToolchainError(Exception):

@@ -150,6 +150,12 @@ def main(args: list[str] | None = None) -> str:
     return str(result.run_dir)
 
 
+def cli() -> int:
+    """The ``helmet-fit`` console command: ``main`` with sys.argv, exit status 0 once the run is done."""
+    main()
+    return 0
+
+
 def _fit_and_test(args: list[str] | dict | None) -> FitResult:
     """The one code path of :func:`main` (command-line strings, or sys.argv when None) and :func:`fit` (a dict)."""
     cli = _build_cli(args)

@@ -16,11 +16,10 @@ import pytorch_lightning as pl
 import torch
 from jsonargparse import Namespace
 
-from data.errors import CheckpointError, ToolchainError
+from data.errors import EXIT_INTERRUPTED, CheckpointError, ToolchainError
 
 from .checkpoint_files import LAST_CHECKPOINT, LatestCheckpoint
 
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for a Ctrl-C
 RESUMABLE_KEYS = ("state_dict", "hyper_parameters", "loops", "optimizer_states", "lr_schedulers")
 SETTINGS_THAT_MAY_CHANGE = {("data", "num_workers")}  # loading speed only
 

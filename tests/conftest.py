@@ -5,12 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import tempfile
 from pathlib import Path
 from unittest import mock
 
 import pytest
-import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
@@ -21,35 +19,49 @@ TINY_COUNTS = {"train": 1600, "val": 128, "test": 128}
 TINY_SIZE = 96
 
 
-def fit_tiny(run_root: Path, arch: str = "slim_mobilenet", epochs: int = 8, overrides: dict | None = None,
-             extra: list[str] | None = None) -> Path:
-    """Train through the training API (the command line's own code path); returns the run directory.
-
-    ``overrides`` is a nested config dict merged over the tiny settings. ``extra`` (command-line strings) is
-    kept only for the callers not moved to ``overrides`` yet: those runs go through the command line with the
-    same settings as a config file.
-    """
-    from lightning_modules.fit import deep_merge, fit, load_config, main
-
-    tiny = {
+def tiny_settings(run_root: Path, arch: str = "slim_mobilenet", epochs: int = 8) -> dict:
+    """The tiny synthetic run's settings as a nested config dict (the training API's input)."""
+    return {
         "model": {"arch": arch},
         "data": {"image_size": TINY_SIZE, "synthetic_counts": dict(TINY_COUNTS)},
         "trainer": {"max_epochs": epochs, "enable_model_summary": False,
                     "logger": {"init_args": {"save_dir": str(run_root)}}},
         "progress_bar": {"refresh_rate": 0},
     }
-    config = load_config(overrides=deep_merge(tiny, overrides or {}))
-    if extra:
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = Path(tmp) / "tiny.yaml"
-            settings.write_text(yaml.safe_dump(config))
-            return Path(main(["--config", str(settings), *extra]))
-    return fit(config).run_dir
+
+
+def fit_tiny(run_root: Path, arch: str = "slim_mobilenet", epochs: int = 8, overrides: dict | None = None) -> Path:
+    """Train through the training API (the command line's own code path); returns the run directory.
+    ``overrides`` is a nested config dict merged over the tiny settings."""
+    from lightning_modules.fit import deep_merge, fit, load_config
+
+    return fit(load_config(overrides=deep_merge(tiny_settings(run_root, arch, epochs), overrides or {}))).run_dir
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
-    return fit_tiny(tmp_path_factory.mktemp("runs"))
+def tiny_pipeline(tmp_path_factory):
+    """The whole chain once per session through ``pipeline.run_pipeline``: the tiny synthetic run, its export
+    (calibrated on 100 images) and Grad-CAM parity on 16 synthetic test images, made with the network blocked
+    and into a *relative* work directory, as a user types it; ``.network_attempts`` lists any connection tried."""
+    from pipeline import Training, run_pipeline
+
+    where = tmp_path_factory.mktemp("pipeline")
+    previous = os.getcwd()
+    os.chdir(where)
+    try:
+        with network_blocked() as attempts:
+            run = run_pipeline(Training(overrides=tiny_settings(Path("runs"))), Path("work"), explain="synthetic",
+                               explain_n=16, latency=False, calib_samples=100)
+    finally:
+        os.chdir(previous)
+    run.network_attempts = list(attempts)
+    run.where = where
+    return run
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_pipeline) -> Path:
+    return tiny_pipeline.where / tiny_pipeline.run_dir
 
 
 @pytest.fixture(scope="session")
@@ -59,38 +71,38 @@ def tiny_checkpoint(tiny_run) -> Path:
     return best
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_network():
+    """Every test runs with sockets blocked; a connection attempted anywhere fails the session."""
+    with network_blocked() as attempts:
+        yield attempts
+    assert not attempts, f"tests tried to reach the network: {attempts}"
+
+
 @contextlib.contextmanager
 def network_blocked():
     """Refuse (and record) every outgoing connection and DNS lookup made inside the block."""
     attempts: list[str] = []
 
-    def refuse(what):
+    def refuse(what, original=None):
         def fail(*args, **kwargs):
+            if original is not None and args[0].family == socket.AF_UNIX:  # local IPC is not the network
+                return original(*args, **kwargs)
             attempts.append(f"{what}{args[1:] if what == 'connect' else args[:1]}")
             raise OSError(f"network access blocked in tests: {what}")
         return fail
 
-    with mock.patch.object(socket.socket, "connect", refuse("connect")), \
-            mock.patch.object(socket.socket, "connect_ex", refuse("connect")), \
+    with mock.patch.object(socket.socket, "connect", refuse("connect", socket.socket.connect)), \
+            mock.patch.object(socket.socket, "connect_ex", refuse("connect", socket.socket.connect_ex)), \
             mock.patch.object(socket, "getaddrinfo", refuse("getaddrinfo")), \
             mock.patch.object(socket, "create_connection", refuse("create_connection")):
         yield attempts
 
 
 @pytest.fixture(scope="session")
-def tiny_export(tiny_checkpoint, tmp_path_factory):
-    """The full export of the tiny run (an ExportResult), made with the network blocked and to a
-    *relative* output path, as a user types it; ``.network_attempts`` lists any connection it tried."""
-    from export.to_tflite import export_checkpoint
-
-    where = tmp_path_factory.mktemp("export")
-    previous = os.getcwd()
-    os.chdir(where)
-    try:
-        with network_blocked() as attempts:
-            result = export_checkpoint(tiny_checkpoint, Path("artifacts"), calib_samples=100)
-    finally:
-        os.chdir(previous)
-    assert result.out == where / "artifacts"
-    result.network_attempts = list(attempts)
+def tiny_export(tiny_pipeline):
+    """The full export of the tiny run (an ExportResult); ``.network_attempts`` lists any connection tried."""
+    result = tiny_pipeline.export
+    assert result.out == tiny_pipeline.where / "work" / "export"
+    result.network_attempts = tiny_pipeline.network_attempts
     return result

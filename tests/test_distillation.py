@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from conftest import TINY_SIZE, fit_tiny
-from lightning_modules.checkpoint import CheckpointError, load_classifier
-from lightning_modules.errors import ConfigError
+from data.errors import CheckpointError, ConfigError
+from lightning_modules.checkpoint import load_classifier
 from lightning_modules.module import HelmetClassifier
 
 
@@ -34,7 +34,8 @@ def test_teacher_guides_the_student_but_is_frozen_and_not_saved(tiny_checkpoint)
 
 
 def test_distilled_run_trains_through_the_cli_at_another_input_size(tiny_checkpoint, tmp_path):
-    run = fit_tiny(tmp_path, epochs=1, extra=["--data.image_size=64", f"--model.teacher_checkpoint={tiny_checkpoint}"])
+    run = fit_tiny(tmp_path, epochs=1, overrides={"data": {"image_size": 64},
+                                                  "model": {"teacher_checkpoint": str(tiny_checkpoint)}})
     student = load_classifier(run / "checkpoints" / "best.ckpt")  # strict: nothing of the teacher in it
     assert student.spec.input_size == 64
     with torch.no_grad():

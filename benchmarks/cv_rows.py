@@ -1,0 +1,153 @@
+"""One cross-validation row: its recipe and name, and how one fold of it is trained, exported and scored."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from data.manifest import read_manifest
+from data.prepare import DEFAULT_MARGIN
+from pipeline import Training, run_pipeline, train
+
+from .report import REPO, relative
+
+RIDERS = "riders"  # the dataset every row is tested on (helmet-kaggle-voc)
+FOLD_FILE = "fold.json"
+
+
+def parse_settings(entries: list[str]) -> dict:
+    """``["trainer.max_epochs=40", "model.lr=1e-3"]`` -> {"trainer": {"max_epochs": 40}, "model": {"lr": 0.001}}."""
+    out: dict = {}
+    for entry in entries:
+        key, sep, value = entry.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set {entry!r} must look like KEY=VALUE, e.g. trainer.max_epochs=40")
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(value)
+    return out
+
+
+def folds_suffix(margin: float, split_seed: int, duplicate_distance: int | None) -> str:
+    """What every row name on other crops or folds than the default ones ends with."""
+    parts = [f"margin{margin:g}" if margin != DEFAULT_MARGIN else "", f"split{split_seed}" if split_seed else "",
+             "photo_split" if duplicate_distance is None else ""]
+    return "".join(f"_{p}" for p in parts if p)
+
+
+def reference_row(reference: str, settings: dict) -> str:
+    """The row a variant is compared with: the reference model, default recipe, on the variant's folds."""
+    return reference + folds_suffix(DEFAULT_MARGIN, settings["split_seed"], settings["duplicate_distance"])
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    model: str
+    teacher: str | None = None
+    init: str = "synthetic"
+    label: str = ""
+    overrides: dict = field(default_factory=dict)
+    add_source: list[str] = field(default_factory=list)
+    margin: float = DEFAULT_MARGIN
+    split_seed: int = 0
+    folds: int = 5
+    duplicate_distance: int | None = 8
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> "RowSpec":
+        known = {k: settings[k] for k in cls.__dataclass_fields__ if k in settings}
+        known.setdefault("model", settings.get("model"))
+        return cls(**known)
+
+    @property
+    def recipe_name(self) -> str:
+        """``<model>[_distilled_<teacher>][_scratch][_<label>][_plus_<dataset>...]``: the default recipe is the model."""
+        parts = [f"distilled_{self.teacher}" if self.teacher else "", "scratch" if self.init == "scratch" else "",
+                 self.label, *(f"plus_{d}" for d in self.add_source)]
+        return "_".join([self.model, *filter(None, parts)])
+
+    @property
+    def name(self) -> str:
+        return self.recipe_name + folds_suffix(self.margin, self.split_seed, self.duplicate_distance)
+
+    def settings(self) -> dict:
+        return asdict(self)
+
+
+def synthetic_checkpoint(arch: str, runs: Path, shape: dict | None = None) -> Path:
+    """The model's best checkpoint on the built-in synthetic data (configs/<arch>.yaml), reused from
+    ``runs/<name>`` or trained there. ``shape`` ({"arch_kwargs": ..., "image_size": ...}) changes the
+    network's width or input size: the synthetic run must have the same shape as the real one it starts."""
+    shape = {k: v for k, v in (shape or {}).items() if v}
+    name = arch + "".join(f"_{k}{v}" for k, v in sorted(_flat(shape).items()))
+    found = sorted((runs / name).glob("version_*/metrics.json"))
+    if found:
+        return Path(json.loads(found[-1].read_text())["best_checkpoint"])
+    overrides = {"trainer": {"logger": {"init_args": {"save_dir": str(runs), "name": name}}},
+                 "model": {"arch_kwargs": shape.get("arch_kwargs", {})}, "data": {}}
+    if "image_size" in shape:
+        overrides["data"]["image_size"] = shape["image_size"]
+    _, best, _ = train(Training(configs=[REPO / "configs" / f"{arch}.yaml"], overrides=overrides), runs)
+    return best
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}".split(".")[-1]: v})
+    return out
+
+
+def fold_predictions(parity: dict, crops: Path) -> dict:
+    """Per-crop labels, photo groups, datasets and PyTorch / int8 predictions on a fold's test crops, from the
+    export's parity report (the same images, already run through every artifact)."""
+    manifest = read_manifest(crops / "manifest.csv")
+    names = [Path(p).resolve().relative_to(crops.resolve()).as_posix() for p in parity["per_image"]["paths"]]
+    return {"crops": names, "groups": [manifest[c]["photo_group"] for c in names],
+            "datasets": [manifest[c]["dataset"] for c in names], "labels": parity["per_image"]["labels"],
+            **{a: parity["per_image"]["predicted"][a] for a in ("pytorch", "tflite_int8")}}
+
+
+class FoldRunner:
+    def __init__(self, spec: RowSpec, work: Path, synthetic_runs: Path):
+        self.spec, self.work = spec, work
+        shape = {"arch_kwargs": spec.overrides.get("model", {}).get("arch_kwargs"),
+                 "image_size": spec.overrides.get("data", {}).get("image_size")}
+        self.init = synthetic_checkpoint(spec.model, synthetic_runs, shape) if spec.init == "synthetic" else None
+
+    def run(self, k: int, crops: Path) -> dict:
+        """Train, export and score fold ``k``; kept in ``<row>/fold<k>/fold.json`` so a re-run resumes."""
+        where = self.work / self.spec.name / f"fold{k}"
+        done = where / FOLD_FILE
+        if done.is_file():
+            result = json.loads(done.read_text())
+            result.setdefault("datasets", [c.split("/")[-1].split("__")[0] for c in result["crops"]])
+            return result
+        run = run_pipeline(Training(configs=[REPO / "configs" / f"real_{self.spec.model}.yaml"],
+                                    overrides=self._overrides(k), data=crops), where, explain=None, latency=False)
+        artifacts = run.export.parity["artifacts"]
+        result = {"fold": k, "run_dir": relative(run.run_dir), "export_dir": relative(run.export.out),
+                  "fit_seconds": run.training["fit_seconds"],
+                  "balanced_accuracy": {a: artifacts[a]["balanced_accuracy"] for a in ("pytorch", "tflite_int8")},
+                  "int8_agreement": artifacts["tflite_int8"]["agreement_with_pytorch"],
+                  **fold_predictions(run.export.parity, crops)}
+        done.write_text(json.dumps(result, indent=1) + "\n")
+        return result
+
+    def _overrides(self, k: int) -> dict:
+        model = {}
+        if self.init is not None:
+            model["init_checkpoint"] = str(self.init)
+        if self.spec.teacher:
+            teacher_row = self.spec.teacher + folds_suffix(self.spec.margin, self.spec.split_seed,
+                                                           self.spec.duplicate_distance)
+            teacher = self.work / teacher_row / f"fold{k}" / "export" / "model.pt"
+            if not teacher.is_file():
+                raise SystemExit(f"--teacher {self.spec.teacher}: fold {k} has no {teacher}; run that row first")
+            model["teacher_checkpoint"] = str(teacher)
+        return {**self.spec.overrides, "model": {**self.spec.overrides.get("model", {}), **model}}

@@ -1,0 +1,164 @@
+"""A training recipe: the stages one documented command runs, leaving one run directory to export.
+
+    python -m lightning_modules.recipe configs/recipes/real_slim_mobilenet.yaml --data PREPARED [--out RUN]
+
+A recipe file names its stages in order; each stage is a fit of one or more configs (LightningCLI YAML,
+merged in order) plus overrides, and may start from an earlier stage's weights (``init_from``) or
+distil from an earlier stage (``teacher_from``)::
+
+    stages:
+      synthetic: {configs: [configs/slim_mobilenet.yaml]}              # the built-in data
+      teacher:   {configs: [configs/real_slim_mobilenet.yaml], data: true, init_from: synthetic}
+      student:   {configs: [configs/real_slim_mobilenet.yaml], data: true, init_from: synthetic,
+                  teacher_from: teacher}
+
+``data: true`` trains that stage on ``--data``. A relative config path is looked up in the recipe file's
+folder and then in each folder above it (the shipped recipes name ``configs/...`` from the repository root). Stages run into ``RUN/stages/<name>/``; the last
+stage's best checkpoint becomes ``RUN/checkpoints/best.ckpt`` and ``RUN/recipe.json`` records every stage
+(run directory, test metrics, training seconds, whether its schedule finished) and the total training
+time. A stage whose run finished before (its metrics.json exists) is reused, so an interrupted recipe
+re-run with the same arguments continues where it stopped. With ``shared``, stages that do not train on
+``--data`` (e.g. the synthetic start) run in, and are reused from, that directory instead: the five folds of a
+cross-validation share one synthetic run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from data.errors import ConfigError, ToolchainError
+
+from .fit import deep_merge, fit, load_config
+
+RECIPE_FILE = "recipe.json"
+STAGE_KEYS = {"configs", "overrides", "data", "init_from", "teacher_from"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    configs: tuple[Path, ...]
+    overrides: dict = field(default_factory=dict)
+    data: bool = False
+    init_from: str | None = None
+    teacher_from: str | None = None
+
+
+def load_recipe(path: str | Path) -> list[Stage]:
+    """The stages of a recipe file, checked: known keys, configs that exist, links to earlier stages only."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot read recipe {path}: {e}") from e
+    stages_raw = raw.get("stages") if isinstance(raw, dict) else None
+    if not isinstance(stages_raw, dict) or not stages_raw:
+        raise ConfigError(f"{path} needs a 'stages:' mapping of stage name -> {{configs: [...], ...}}")
+    stages: list[Stage] = []
+    for name, spec in stages_raw.items():
+        if not isinstance(spec, dict) or not spec.get("configs"):
+            raise ConfigError(f"{path}: stage {name!r} needs a 'configs:' list")
+        unknown = set(spec) - STAGE_KEYS
+        if unknown:
+            raise ConfigError(f"{path}: stage {name!r} has unknown keys {sorted(unknown)}")
+        earlier = {s.name for s in stages}
+        for link in ("init_from", "teacher_from"):
+            if spec.get(link) is not None and spec[link] not in earlier:
+                raise ConfigError(f"{path}: stage {name!r} {link} {spec[link]!r} is not an earlier stage")
+        configs = tuple(_locate(Path(p), path.resolve().parent) for p in spec["configs"])
+        missing = [str(p) for p in configs if not p.is_file()]
+        if missing:
+            raise ConfigError(f"{path}: stage {name!r} names configs that do not exist: {missing}")
+        stages.append(Stage(str(name), configs, dict(spec.get("overrides") or {}), bool(spec.get("data", False)),
+                            spec.get("init_from"), spec.get("teacher_from")))
+    return stages
+
+
+def _locate(config: Path, folder: Path) -> Path:
+    """``config`` itself if absolute, else the first ``folder``/config or ancestor/config that exists."""
+    if config.is_absolute():
+        return config
+    return next((d / config for d in (folder, *folder.parents) if (d / config).is_file()), folder / config)
+
+
+def stage_config(stage: Stage, out: Path, data: str | None, best: dict[str, Path]) -> dict:
+    """One stage's fit config: its YAML files, its overrides, then where it writes and what it starts from."""
+    model: dict = {}
+    if stage.init_from:
+        model["init_checkpoint"] = str(best[stage.init_from])
+    if stage.teacher_from:
+        model["teacher_checkpoint"] = str(best[stage.teacher_from])
+    overrides = {"trainer": {"logger": {"init_args": {"save_dir": str(out / "stages"), "name": stage.name}}},
+                 "model": model}
+    if stage.data:
+        overrides["data"] = {"source": str(data)}
+    return load_config(*stage.configs, overrides=deep_merge(stage.overrides, overrides))
+
+
+def _finished(out: Path, stage: Stage) -> dict | None:
+    """metrics.json of a finished earlier run of this stage in ``out``, if any (the newest version)."""
+    found = sorted((out / "stages" / stage.name).glob("version_*/metrics.json"), key=lambda p: int(p.parent.name[8:]))
+    return json.loads(found[-1].read_text()) | {"run_dir": str(found[-1].parent)} if found else None
+
+
+def run_recipe(recipe: str | Path, out: str | Path, data: str | Path | None = None,
+               shared: str | Path | None = None) -> dict:
+    """Run (or continue) every stage of ``recipe`` into ``out``; returns the summary written to recipe.json."""
+    out = Path(out).resolve()
+    shared = Path(shared).resolve() if shared is not None else out
+    stages = load_recipe(recipe)
+    needs_data = [s.name for s in stages if s.data]
+    if needs_data and data is None:
+        raise ConfigError(f"stage {needs_data[0]!r} trains on real data: give --data PREPARED_DIR")
+    best: dict[str, Path] = {}
+    summary: dict = {"recipe": str(Path(recipe).resolve()), "data": str(Path(data).resolve()) if data else None,
+                     "stages": {}}
+    for stage in stages:
+        where = out if stage.data else shared
+        metrics = _finished(where, stage)
+        if metrics is None:
+            result = fit(stage_config(stage, where, str(Path(data).resolve()) if data else None, best))
+            metrics = result.metrics | {"run_dir": str(result.run_dir)}
+        best[stage.name] = Path(metrics["best_checkpoint"])
+        summary["stages"][stage.name] = {k: metrics.get(k) for k in ("run_dir", "best_checkpoint", "test", "fit_seconds",
+                                                                      "schedule", "epochs_trained")}
+    summary["fit_seconds_total"] = sum(s["fit_seconds"] or 0.0 for s in summary["stages"].values())
+    summary["schedules_completed"] = all((s["schedule"] or {}).get("completed", True) for s in summary["stages"].values())
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    final = out / "checkpoints" / "best.ckpt"
+    shutil.copyfile(best[stages[-1].name], final.with_suffix(".tmp"))
+    final.with_suffix(".tmp").replace(final)
+    summary["best_checkpoint"] = str(final)
+    (out / RECIPE_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lightning_modules.recipe", description=__doc__.splitlines()[0])
+    parser.add_argument("recipe", type=Path, help="a recipe file, e.g. configs/recipes/real_slim_mobilenet.yaml")
+    parser.add_argument("--data", type=Path, help="the prepared real dataset (python -m data.prepare ... --out DIR)")
+    parser.add_argument("--out", type=Path, help="the run directory (default: runs/recipes/<recipe name>)")
+    args = parser.parse_args(argv)
+    out = args.out or Path("runs") / "recipes" / args.recipe.stem
+    try:
+        summary = run_recipe(args.recipe, out, args.data)
+    except ToolchainError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    for name, stage in summary["stages"].items():
+        print(f"{name:<12} {stage['fit_seconds'] or 0:7.0f} s  test balanced accuracy "
+              f"{(stage['test'] or {}).get('balanced_acc', float('nan')):.3f}  {stage['run_dir']}")
+    print(f"training {summary['fit_seconds_total'] / 60:.1f} min in all; export {summary['best_checkpoint']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
