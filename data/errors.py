@@ -39,6 +39,10 @@ class ImageDecodeError(DataError):
     Loaders that read many images count these as skips instead of stopping."""
 
 
+class ImageTooLargeError(ImageDecodeError):
+    """An image declaring more pixels than ``PIL.Image.MAX_IMAGE_PIXELS``: a possible decompression bomb."""
+
+
 class ConfigError(ToolchainError):
     """A setting out of its valid range, or settings that contradict each other."""
 

@@ -47,6 +47,24 @@ class Images:
                        paths=pick(self.paths), boxes=pick(self.boxes), datasets=pick(self.datasets))
 
 
+def _escaped(char: str, byte_format: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # how Python holds a byte of a file name that is not UTF-8 (surrogateescape)
+        return byte_format.format(code - 0xDC00)
+    return f"\\u{code:04x}"  # any other lone surrogate (e.g. from a JSON "\\ud800")
+
+
+def safe_text(text: str, byte_format: str = "\\x{:02x}") -> str:
+    """``text`` that encodes as UTF-8: the bytes of a file name that are not UTF-8 become ``\\xNN`` (or
+    ``byte_format``), other lone surrogates ``\\uNNNN``. Everything written or printed about a path goes
+    through here, so a name like ``b"img\\xff.png"`` cannot break a CSV, a JSON file or the console."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return "".join(_escaped(c, byte_format) if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
 def image_files(directory: str | Path, recursive: bool = False) -> list[Path]:
     """Image files in ``directory`` (and below it when ``recursive``), sorted; hidden files and folders ignored."""
     directory = Path(directory)
@@ -65,7 +83,8 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def load_images(paths: Sequence[str | Path], spec: PreprocessSpec, labels: Sequence[int] | None = None) -> Images:
-    """Decode every file once through ``spec``; unreadable files become counted skips, not errors.
+    """Decode every file once through ``spec``; unreadable files (missing, corrupt, truncated, too large)
+    become counted skips, not errors; their names in ``skipped`` are ``safe_text``.
 
     ``labels`` (one per path) are kept for the files that could be read. Head boxes and datasets come
     from the manifest of a prepared dataset (``data.manifest``) when one lies above the file."""
@@ -76,7 +95,7 @@ def load_images(paths: Sequence[str | Path], spec: PreprocessSpec, labels: Seque
         try:
             pixels.append(spec.load_uint8(path))
         except ImageDecodeError as e:
-            skipped.append((str(path), str(e)))
+            skipped.append((safe_text(str(path)), safe_text(str(e))))
             continue
         kept.append(path)
         if labels is not None:

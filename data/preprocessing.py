@@ -4,24 +4,76 @@ Training, calibration, evaluation, prediction and explanation all go through thi
 decode -> RGB -> resize to a square ``input_size`` -> uint8 HWC ("raw camera bytes") ->
 float in [0, 1]. Mean/std normalisation lives *inside* the models, so every exported model takes
 the raw pixels scaled by 1/255, and the int8 model takes the bytes themselves.
+
+Decoding never trusts the file (docs/bad_inputs.md):
+
+* an image of more than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels (89.5 M by default) is refused before its
+  pixels are decoded, also between 1x and 2x that limit, where PIL itself only warns and decodes: a photo
+  of heads is far smaller, while a 16 kB PNG declaring 100 M pixels would take 300 MB as RGB;
+* a truncated file is an error, never a half-grey image (``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` must
+  stay False: if another library turned it on, decoding stops with a ConfigError);
+* the EXIF orientation tag is NOT applied: pixels stay in the frame they are stored in, which is the
+  frame ``Image.open`` gives and the one annotation boxes refer to. The tag is only recorded
+  (``exif_orientation``) so that annotations declaring the rotated frame can be told apart.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
-from .errors import ImageDecodeError
+from .errors import ConfigError, ImageDecodeError, ImageTooLargeError
 
 LABELS: tuple[str, ...] = ("helmet", "no_helmet")
 DEFAULT_INPUT_SIZE = 96
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
 SPEC_FILENAME = "preprocess.json"
 LABELS_FILENAME = "labels.txt"
+EXIF_ORIENTATION_TAG = 0x0112
+_ORIENTATION_INFO = "exif_orientation"  # key in the decoded image's ``info``
+_TOO_LARGE = "image too large, refused as a possible decompression bomb"
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1-8, 1 = stored upright) of an image decoded by ``load_rgb``; 1 when untagged."""
+    return image.info.get(_ORIENTATION_INFO, 1)
+
+
+def _stored_orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block only means "no usable tag"; the pixels decide
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _refuse_truncated_images_switch() -> None:
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise ConfigError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES was turned on (by another library or script): "
+                          "truncated images would decode as half-grey pictures; turn it off")
+
+
+def _open_within_pixel_limit(path: Path) -> Image.Image:
+    """``Image.open`` (header only), refusing more than ``MAX_IMAGE_PIXELS`` pixels: PIL raises only above
+    twice the limit and merely warns between, which would still decode the bomb."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused just below, naming the file
+            image = Image.open(path)
+    except Image.DecompressionBombError as e:
+        raise ImageTooLargeError(f"{_TOO_LARGE}: {path}: {e}") from e
+    limit = Image.MAX_IMAGE_PIXELS
+    width, height = image.size
+    if limit is not None and width * height > limit:
+        image.close()
+        raise ImageTooLargeError(f"{_TOO_LARGE}: {path} declares {width}x{height} = {width * height} pixels, "
+                                 f"over PIL's Image.MAX_IMAGE_PIXELS ({limit})")
+    return image
 
 
 @dataclass(frozen=True)
@@ -85,14 +137,21 @@ class PreprocessSpec:
 
     # --- the pipeline ---------------------------------------------------------------------
     def load_rgb(self, path: str | Path) -> Image.Image:
-        """Decode an image file to RGB, raising ImageDecodeError with the path on any failure."""
+        """Decode an image file to RGB in its stored frame, raising ImageDecodeError with the path on any
+        failure (ImageTooLargeError for a possible decompression bomb). The EXIF orientation is not applied,
+        only kept for ``exif_orientation``."""
         path = Path(path)
+        _refuse_truncated_images_switch()
         try:
-            with Image.open(path) as im:
+            with _open_within_pixel_limit(path) as im:
                 im.load()
-                return im.convert("RGB")
+                rgb = im.convert("RGB")
+                rgb.info[_ORIENTATION_INFO] = _stored_orientation(im)
+                return rgb
         except FileNotFoundError as e:
             raise ImageDecodeError(f"image not found: {path}") from e
+        except Image.DecompressionBombError as e:  # a plugin's own check while decoding (e.g. a TIFF frame)
+            raise ImageTooLargeError(f"{_TOO_LARGE}: {path}: {e}") from e
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             raise ImageDecodeError(f"cannot decode image {path}: {e}") from e
 

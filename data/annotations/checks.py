@@ -6,12 +6,16 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PIL import Image
-
 from data.errors import DataError, ImageDecodeError
-from data.preprocessing import IMAGE_SUFFIXES, PreprocessSpec
+from data.errors import ImageTooLargeError
+from data.preprocessing import IMAGE_SUFFIXES, PreprocessSpec, exif_orientation
 
-from .records import BOX_OUTSIDE, CORRUPT_IMAGE, DEGENERATE_BOX, IMAGE_MISSING, ImageRecord, Problem
+from .records import (
+    ANNOTATION_TOO_LARGE, BOX_OUTSIDE, CORRUPT_IMAGE, DEGENERATE_BOX, EXIF_ROTATED_FRAME, IMAGE_MISSING,
+    IMAGE_TOO_LARGE, MALFORMED_ANNOTATION, MAX_ANNOTATION_BYTES, ImageRecord, Problem,
+)
+
+QUARTER_TURNS = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
 
 
 def within(path: Path, root: Path) -> bool:
@@ -44,14 +48,52 @@ def resolved_within(path: Path, root: Path) -> Path | None:
 
 
 def read_image_size(record: ImageRecord, spec: PreprocessSpec) -> None:
-    """Decode the image to check it and record its real size; adds a record-level problem on failure."""
+    """Decode the image to check it and record its real size and EXIF orientation; adds a record-level
+    problem when it does not decode or when the declared size is that of the EXIF-rotated image."""
     try:
-        record.size = spec.load_rgb(record.image).size
+        image = spec.load_rgb(record.image)
+    except ImageTooLargeError as e:
+        record.problems.append(Problem(IMAGE_TOO_LARGE, str(e)))
+        return
     except ImageDecodeError as e:
         reason = IMAGE_MISSING if not record.image.exists() else CORRUPT_IMAGE
         record.problems.append(Problem(reason, str(e)))
-    except Image.DecompressionBombError as e:
-        record.problems.append(Problem(CORRUPT_IMAGE, f"{record.image}: {e}"))
+        return
+    record.size, record.orientation = image.size, exif_orientation(image)
+    problem = rotated_frame_problem(record)
+    if problem is not None:
+        record.problems.append(problem)
+
+
+def _same_aspect(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return abs(a[0] * b[1] - a[1] * b[0]) <= 0.01 * a[0] * b[1]
+
+
+def rotated_frame_problem(record: ImageRecord) -> Problem | None:
+    """Boxes are read in the stored pixel frame. An annotation whose declared size has the shape of the
+    EXIF-rotated image (and not of the stored pixels) was drawn on the rotated picture: scaling its boxes
+    to the stored frame would cut the wrong region, so it is refused. A square image cannot tell."""
+    if record.declared_size is None or record.size is None or record.orientation not in QUARTER_TURNS:
+        return None
+    width, height = record.size
+    if _same_aspect(record.declared_size, (height, width)) and not _same_aspect(record.declared_size, (width, height)):
+        dw, dh = record.declared_size
+        return Problem(EXIF_ROTATED_FRAME, f"declared size {dw}x{dh} is the EXIF-rotated frame (orientation "
+                                           f"{record.orientation}) of the stored {width}x{height} pixels the boxes "
+                                           "must refer to")
+    return None
+
+
+def oversized_annotation(path: Path) -> Problem | None:
+    """A problem when the annotation file is larger than any real one (checked before reading it)."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        return Problem(MALFORMED_ANNOTATION, f"{type(e).__name__}: {e}")
+    if size > MAX_ANNOTATION_BYTES:
+        return Problem(ANNOTATION_TOO_LARGE, f"{path.name} is {size} bytes, more than the {MAX_ANNOTATION_BYTES} "
+                                             "an annotation of one image may have; not read")
+    return None
 
 
 def finite_float(text: str | None) -> float | None:
@@ -102,13 +144,21 @@ def check_dataset_root(root: Path) -> None:
         raise DataError(f"dataset root is empty: {root}")
 
 
+def require_inside(folder: Path, root: Path, what: str) -> None:
+    """A folder of the dataset that is a symlink (or under one) leading outside the root is refused as a whole."""
+    if resolved_within(folder, root) is None:
+        raise DataError(f"{what} directory {folder} resolves to {folder.resolve()}, outside the dataset root "
+                        f"{root} (path escapes dataset root): its files are not read")
+
+
 def check_root(root: Path, fmt: str) -> tuple[Path, Path]:
     """Validate the flat layout; returns (images_dir, annotations_dir). Raises DataError."""
     check_dataset_root(root)
     images = root / "images"
     ann = root / ("annotations" if fmt == "voc" else "labels")
-    require_dir(images, "images")
-    require_dir(ann, "annotations" if fmt == "voc" else "labels")
+    for folder, what in ((images, "images"), (ann, "annotations" if fmt == "voc" else "labels")):
+        require_dir(folder, what)
+        require_inside(folder, root, what)
     return images, ann
 
 

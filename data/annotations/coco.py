@@ -27,8 +27,8 @@ from .checks import (
 )
 from .records import (
     BOX_TOLERANCE_PX, CROWD_ANNOTATION, DUPLICATE_ANNOTATION, IMAGE_MISSING, INVALID_SIZE, MALFORMED_ANNOTATION,
-    MISSING_FIELD, NON_NUMERIC, PATH_ESCAPES, UNKNOWN_CATEGORY, UNKNOWN_IMAGE, ImageRecord, ObjectAnnotation,
-    ParseResult, Problem, add_unannotated, dedupe, finish,
+    MAX_OBJECTS_PER_IMAGE, MISSING_FIELD, NON_NUMERIC, PATH_ESCAPES, TOO_MANY_OBJECTS, UNKNOWN_CATEGORY, UNKNOWN_IMAGE,
+    ImageRecord, ObjectAnnotation, ParseResult, Problem, add_unannotated, dedupe, finish,
 )
 
 ROBOFLOW_JSON = "_annotations.coco.json"
@@ -47,9 +47,11 @@ def find_coco_files(root: Path) -> list[tuple[Path, list[Path]]]:
     if not found:
         raise DataError(f"no COCO annotation file in {root}: looked for annotations/instances*.json "
                         f"and */{ROBOFLOW_JSON}")
-    for js, _ in found:
-        if resolved_within(js, root) is None:
-            raise DataError(f"{js} resolves outside the dataset root {root}")
+    for js, folders in found:
+        for path in (js, *folders):
+            if resolved_within(path, root) is None:
+                raise DataError(f"{path} resolves to {path.resolve()}, outside the dataset root {root} "
+                                "(path escapes dataset root): not read")
     return found
 
 
@@ -174,6 +176,17 @@ def read_box(record: ImageRecord, index: int, ann: dict, categories: dict[int, s
                                            declared_box=(x, y, w, h)))
 
 
+def _add_box(record: ImageRecord, ann: dict, categories: dict[int, str], tolerance: float) -> None:
+    """Count one more annotation of ``record`` and read it while the image is usable and under the cap."""
+    index = record.n_declared_objects
+    record.n_declared_objects += 1
+    if index == MAX_OBJECTS_PER_IMAGE and record.usable:
+        record.problems.append(Problem(TOO_MANY_OBJECTS, f"more than the {MAX_OBJECTS_PER_IMAGE} annotations "
+                                                         "one image may have"))
+    if record.usable:
+        read_box(record, index, ann, categories, tolerance)
+
+
 def parse_coco_file(path: Path, folders: list[Path], root: Path, spec: PreprocessSpec | None = None,
                     tolerance: float = BOX_TOLERANCE_PX) -> tuple[list[ImageRecord], list[str]]:
     """The records of one json (one per image entry, plus one for boxes of unknown images) and its classes."""
@@ -201,10 +214,7 @@ def parse_coco_file(path: Path, folders: list[Path], root: Path, spec: Preproces
             what = f"image id {ann.get('image_id')!r}" if isinstance(ann, dict) else "not an object"
             orphans.problems.append(Problem(reason, f"annotation {position}: {what}", position))
             continue
-        index = record.n_declared_objects
-        record.n_declared_objects += 1
-        if record.usable:
-            read_box(record, index, ann, categories, tolerance)
+        _add_box(record, ann, categories, tolerance)
     if orphans.problems:
         records.append(orphans)
     return records, [categories[cid] for cid in sorted(categories)]

@@ -15,6 +15,10 @@ MALFORMED_LINE = "malformed line"
 PATH_ESCAPES = "path escapes dataset root"
 IMAGE_MISSING = "image missing"
 CORRUPT_IMAGE = "corrupt image"
+IMAGE_TOO_LARGE = "image too large (possible decompression bomb)"
+EXIF_ROTATED_FRAME = "annotation in the EXIF-rotated frame"  # declared size is the rotated image's, not the pixels'
+ANNOTATION_TOO_LARGE = "annotation file too large"
+TOO_MANY_OBJECTS = "too many objects"
 NO_ANNOTATION = "no annotation file"
 DUPLICATE_ANNOTATION = "duplicate annotation"
 NO_OBJECTS = "no objects"
@@ -27,6 +31,11 @@ UNKNOWN_IMAGE = "unknown image id"                      # COCO
 CROWD_ANNOTATION = "crowd annotation (iscrowd)"         # COCO
 
 BOX_TOLERANCE_PX = 1.0  # how far (in declared pixels) a box may poke out of its image before it is rejected
+# Caps that keep a hostile annotation from taking unbounded time or memory (docs/bad_inputs.md). Real
+# label files are kilobytes and name tens of heads; crowd photos may name hundreds.
+MAX_ANNOTATION_BYTES = 4 * 1024 * 1024     # one VOC .xml or YOLO .txt (a COCO json covers a whole dataset)
+MAX_OBJECTS_PER_IMAGE = 1000
+MAX_LABEL_LINE_CHARS = 1024                # a YOLO line 'class cx cy w h' is well under 100 characters
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class ImageRecord:
     annotation: Path | None                     # the XML/TXT/JSON file (None: image without annotation file)
     image: Path | None                          # resolved image path inside the root (None: unknown/rejected)
     size: tuple[int, int] | None = None         # real decoded (width, height)
+    orientation: int = 1                        # EXIF orientation tag of the image (never applied: see preprocessing)
     declared_size: tuple[int, int] | None = None
     objects: list[ObjectAnnotation] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)

@@ -7,6 +7,7 @@ Corners are read as continuous pixel coordinates (x0, y0, x1, y1) with x1 > x0, 
 from __future__ import annotations
 
 from pathlib import Path
+from xml.etree.ElementTree import Element  # the type only: parsing goes through defusedxml
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
@@ -14,15 +15,20 @@ import defusedxml.ElementTree as SafeET
 from data.errors import DataError
 from data.preprocessing import PreprocessSpec
 
-from .checks import check_box, check_root, clip_and_scale, finite_float, image_files, read_image_size, resolve_inside
+from .checks import (
+    check_box, check_root, clip_and_scale, finite_float, image_files, oversized_annotation, read_image_size,
+    resolve_inside, resolved_within,
+)
 from .records import (
     BOX_TOLERANCE_PX,
     IMAGE_MISSING,
     INVALID_SIZE,
     MALFORMED_ANNOTATION,
+    MAX_OBJECTS_PER_IMAGE,
     MISSING_FIELD,
     NON_NUMERIC,
     PATH_ESCAPES,
+    TOO_MANY_OBJECTS,
     ImageRecord,
     ObjectAnnotation,
     ParseResult,
@@ -34,21 +40,42 @@ from .records import (
 )
 
 
-def parse_voc_file(xml_path: Path, root: Path, images_dir: Path, spec: PreprocessSpec | None = None,
-                   tolerance: float = BOX_TOLERANCE_PX) -> ImageRecord:
-    spec = spec or PreprocessSpec()
-    record = ImageRecord(annotation=xml_path, image=None)
+def read_xml(record: ImageRecord, root: Path) -> Element | None:
+    """The parsed ``<annotation>`` element of ``record.annotation``, or None with a problem added. The file is
+    not read when it leads outside the root or is oversized. defusedxml refuses every entity declaration
+    (billion laughs, XXE) before anything is expanded or fetched; an external DTD is never fetched."""
+    xml_path = record.annotation
+    if resolved_within(xml_path, root) is None:
+        record.problems.append(Problem(PATH_ESCAPES, f"annotation {xml_path.name} resolves outside the root"))
+        return None
+    problem = oversized_annotation(xml_path)
+    if problem is not None:
+        record.problems.append(problem)
+        return None
     try:
         tree = SafeET.parse(str(xml_path))
     except (SafeET.ParseError, defusedxml.DefusedXmlException, OSError, UnicodeError, ValueError) as e:
         record.problems.append(Problem(MALFORMED_ANNOTATION, f"{type(e).__name__}: {e}"))
+        return None
+    return tree.getroot()
+
+
+def parse_voc_file(xml_path: Path, root: Path, images_dir: Path, spec: PreprocessSpec | None = None,
+                   tolerance: float = BOX_TOLERANCE_PX) -> ImageRecord:
+    spec = spec or PreprocessSpec()
+    record = ImageRecord(annotation=xml_path, image=None)
+    ann = read_xml(record, root)
+    if ann is None:
         return record
-    ann = tree.getroot()
     if ann.tag != "annotation":
         record.problems.append(Problem(MALFORMED_ANNOTATION, f"root element <{ann.tag}>, expected <annotation>"))
         return record
     objects = ann.findall("object")
     record.n_declared_objects = len(objects)
+    if len(objects) > MAX_OBJECTS_PER_IMAGE:
+        record.problems.append(Problem(TOO_MANY_OBJECTS, f"{len(objects)} objects, more than the "
+                                                         f"{MAX_OBJECTS_PER_IMAGE} one image may have"))
+        return record
     record.names_in_file = [n for n in ((o.findtext("name") or "").strip() for o in objects) if n]
 
     filename = (ann.findtext("filename") or "").strip()

@@ -21,7 +21,8 @@ from data.errors import DataError
 from data.preprocessing import PreprocessSpec
 
 from .checks import (
-    check_dataset_root, check_root, finite_float, image_files, read_image_size, resolved_within, within,
+    check_dataset_root, check_root, finite_float, image_files, oversized_annotation, read_image_size, resolved_within,
+    within,
 )
 from .classes import unknown_class_reason
 from .records import (
@@ -31,9 +32,12 @@ from .records import (
     IMAGE_MISSING,
     MALFORMED_ANNOTATION,
     MALFORMED_LINE,
+    MAX_LABEL_LINE_CHARS,
+    MAX_OBJECTS_PER_IMAGE,
     NO_LABEL_FILE,
     PATH_ESCAPES,
     SHARED_LABEL_FILE,
+    TOO_MANY_OBJECTS,
     ImageRecord,
     ObjectAnnotation,
     ParseResult,
@@ -63,6 +67,9 @@ def listed_images(image_list: Path) -> list[Path]:
 
 def parse_label_line(line: str, lineno: int, index: int, names: list[str], size: tuple[int, int],
                      tolerance: float) -> ObjectAnnotation | Problem:
+    if len(line) > MAX_LABEL_LINE_CHARS:  # not split: a 10 MB line would become millions of strings
+        return Problem(MALFORMED_LINE, f"line {lineno}: {len(line)} characters, far too long for 'class cx cy w h'",
+                       index)
     parts = line.split()
     if len(parts) != 5:
         return Problem(MALFORMED_LINE, f"line {lineno}: expected 'class cx cy w h', got {len(parts)} fields", index)
@@ -91,18 +98,35 @@ def parse_label_line(line: str, lineno: int, index: int, names: list[str], size:
     return ObjectAnnotation(index=index, name=names[cid], box=box, declared_box=(cx, cy, bw, bh))
 
 
+def read_label_lines(record: ImageRecord) -> list[tuple[int, str]] | None:
+    """(line number, line) of the non-blank lines of ``record.annotation``; None with a problem added when
+    the file is unreadable, oversized, or names more objects than one image may have."""
+    problem = oversized_annotation(record.annotation)
+    if problem is None:
+        try:
+            text = record.annotation.read_text(encoding="utf-8")
+        except (OSError, UnicodeError) as e:
+            problem = Problem(MALFORMED_ANNOTATION, f"{type(e).__name__}: {e}")
+    if problem is not None:
+        record.problems.append(problem)
+        return None
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    record.n_declared_objects = len(lines)
+    if len(lines) > MAX_OBJECTS_PER_IMAGE:
+        record.problems.append(Problem(TOO_MANY_OBJECTS, f"{len(lines)} label lines, more than the "
+                                                         f"{MAX_OBJECTS_PER_IMAGE} one image may have"))
+        return None
+    return lines
+
+
 def parse_label_file(label: Path, image: Path, names: list[str], spec: PreprocessSpec | None = None,
                      tolerance: float = BOX_TOLERANCE_PX) -> ImageRecord:
     """The record of ``image`` (resolved, inside the root) annotated by ``label``."""
     spec = spec or PreprocessSpec()
     record = ImageRecord(annotation=label, image=image)
-    try:
-        text = label.read_text(encoding="utf-8")
-    except (OSError, UnicodeError) as e:
-        record.problems.append(Problem(MALFORMED_ANNOTATION, f"{type(e).__name__}: {e}"))
+    lines = read_label_lines(record)
+    if lines is None:
         return record
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
-    record.n_declared_objects = len(lines)
     read_image_size(record, spec)
     if record.size is None:
         return record

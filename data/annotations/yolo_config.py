@@ -44,6 +44,9 @@ def read_data_yaml(root: Path) -> tuple[Path, dict] | None:
     path = root / DATA_YAML
     if not path.is_file():
         return None
+    if not within(path.resolve(), root.resolve()):  # not read: a YAML error would quote the foreign file
+        raise DataError(f"{path} resolves to {path.resolve()}, outside the dataset root {root} "
+                        "(path escapes dataset root)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, OSError, UnicodeError) as e:

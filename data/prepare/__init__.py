@@ -21,7 +21,6 @@ in any dataset, share a split; training-only datasets only ever train.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from pathlib import Path
@@ -38,7 +37,10 @@ from data.preprocessing import LABELS, PreprocessSpec
 from .assign import SPLITS, assign, check_folds, split_fractions
 from .datasets import Dataset, check_class_maps, check_datasets
 from .groups import duplicate_counts, leak_warnings, photo_groups
-from .plan import DEFAULT_MARGIN, DEFAULT_MIN_SIDE, CropPlan, check_yield, crop_geometry, plan_crops, skip_counts
+from .plan import (
+    DEFAULT_MARGIN, DEFAULT_MIN_SIDE, CropPlan, check_yield, crop_geometry, orientation_warnings, plan_crops,
+    skip_counts,
+)
 from .report import PrepareReport
 from .write import check_out, publish, staging_directory, write_crops, write_skipped
 
@@ -79,6 +81,7 @@ def prepare(datasets: Sequence[Dataset], out: str | Path, margin: float = DEFAUL
         rows = write_crops(tmp, plans, assignment.splits, roots, group_of, spec)
         write_skipped(tmp, parsed, roots)
         warnings = assignment.warnings + _empty_class_warnings(rows, assignment.fractions, assignment.warnings)
+        warnings += orientation_warnings(parsed)
         if duplicate_distance is None:
             warnings += leak_warnings(plans, assignment.splits, photo_groups(plans, roots, spec, DEFAULT_MAX_DISTANCE))
         report = _report(datasets, parsed, out, rows, warnings, duplicate_counts(plans, group_of), {
@@ -86,7 +89,7 @@ def prepare(datasets: Sequence[Dataset], out: str | Path, margin: float = DEFAUL
             "fractions": dict(zip(SPLITS, assignment.fractions)), "seed": seed,
             "duplicate_distance": duplicate_distance, "folds": folds, "fold": fold if folds is not None else None,
             "box_tolerance_px": BOX_TOLERANCE_PX, "class_index": {c: i for i, c in enumerate(LABELS)}})
-        (tmp / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        (tmp / REPORT_NAME).write_text(report.to_json(), encoding="utf-8")
         publish(tmp, out)
     finally:
         if tmp.exists():

@@ -9,6 +9,7 @@ from typing import Sequence
 
 from data.duplicates import DEFAULT_MAX_DISTANCE
 from data.errors import DataError, ToolchainError
+from data.images import safe_text
 from data.preprocessing import LABELS
 
 from . import DEFAULT_MARGIN, DEFAULT_MIN_SIDE, prepare
@@ -102,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          fractions=args.split, seed=args.seed, force=args.force, offset=args.offset,
                          folds=args.folds, fold=args.fold, duplicate_distance=args.duplicate_distance)
     except ToolchainError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {safe_text(str(e))}", file=sys.stderr)
         return e.exit_code
     print(report.summary())
     return 0

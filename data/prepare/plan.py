@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -76,6 +76,18 @@ def plan_crops(dataset: Dataset, parsed: ParseResult, margin: float, min_side: f
 
 def skip_counts(parsed: ParseResult) -> Counter:
     return Counter(p.reason for rec in parsed.records for p in rec.problems)
+
+
+def orientation_warnings(parsed: Mapping[str, ParseResult]) -> list[str]:
+    """One warning per dataset whose usable photos carry an EXIF orientation tag, which crops ignore."""
+    warnings = []
+    for name, result in parsed.items():
+        tagged = [r for r in result.records if r.usable and r.orientation != 1]
+        if tagged:
+            warnings.append(f"{len(tagged)} photo(s) of dataset {name} have an EXIF orientation tag that rotates or "
+                            "flips them: their boxes were read, and their crops cut, in the stored pixel frame "
+                            "(the tag is ignored; see docs/bad_inputs.md)")
+    return warnings
 
 
 def check_yield(dataset: Dataset, parsed: ParseResult, plans: Sequence[CropPlan]) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 
+from data.images import safe_text
 from data.manifest import SKIPPED_NAME
 from data.preprocessing import LABELS
 
@@ -26,6 +28,10 @@ class PrepareReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def to_json(self) -> str:
+        """The report as JSON whose every string is valid UTF-8 (file names that are not are escaped)."""
+        return json.dumps(_utf8(self.to_dict()), indent=2) + "\n"
 
     def summary(self) -> str:
         lines = [f"prepared {self.crops} crops from {sum(self.images.values())} images "
@@ -50,7 +56,17 @@ class PrepareReport:
         else:
             lines.append("skipped: nothing")
         lines += [f"warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
+        return safe_text("\n".join(lines))
+
+
+def _utf8(value):
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {_utf8(k): _utf8(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_utf8(v) for v in value]
+    return value
 
 
 def _table(counts: dict[str, dict[str, int]], images: dict[str, int]) -> list[str]:

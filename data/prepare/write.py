@@ -1,5 +1,9 @@
 """Cutting the crops and writing the prepared set: crops, manifest.csv and skipped.csv in a staging
-directory that replaces the output in one rename only when everything is written."""
+directory that replaces the output in one rename only when everything is written.
+
+Every text written is UTF-8: a source file name that is not (``b"img\\xff.png"`` on Linux) is kept, written
+``img\\xff.png`` in the CSVs and report, and its crops are named ``..img%FF_0.png`` (``data.images.safe_text``).
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,23 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from data.annotations import CORRUPT_IMAGE, ParseResult, Problem
+from data.annotations import CORRUPT_IMAGE, ImageRecord, ParseResult, Problem
 from data.errors import DataError, ImageDecodeError
+from data.images import safe_text
 from data.manifest import MANIFEST_COLUMNS, MANIFEST_NAME, REPORT_NAME, SKIPPED_COLUMNS, SKIPPED_NAME
 from data.preprocessing import LABELS, PreprocessSpec
 
 from .assign import SPLITS
 from .groups import Photo, photo_of, relative
 from .plan import CropPlan
+
+
+CROP_NAME_BYTE = "%{:02X}"  # a byte of a source name that is not UTF-8, in a crop's file name
+
+
+def utf8_row(row: Mapping[str, object]) -> dict:
+    """The row with every text value made writable as UTF-8."""
+    return {k: safe_text(v) if isinstance(v, str) else v for k, v in row.items()}
 
 
 def check_out(roots: Iterable[Path], out: Path, force: bool) -> None:
@@ -49,7 +62,7 @@ def crop_names(plans: Sequence[CropPlan], roots: Mapping[str, Path]) -> dict[Pho
         if by_stem[(ph.dataset, stem)] > 1:
             rel = Path(relative(ph.image, roots[ph.dataset])).with_suffix("")
             stem = "__".join(rel.parts[1:] or rel.parts) + "-" + ph.image.suffix.lstrip(".")
-        base, n = f"{ph.dataset}__{stem}", 1
+        base, n = f"{ph.dataset}__{safe_text(stem, CROP_NAME_BYTE)}", 1
         name = base
         while name in used:
             n += 1
@@ -109,8 +122,14 @@ def write_crops(tmp: Path, plans: Sequence[CropPlan], splits: Sequence[str | Non
     with open(tmp / MANIFEST_NAME, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(map(utf8_row, rows))
     return rows
+
+
+def _skip_row(dataset: str, rec: ImageRecord, problem: Problem, root: Path) -> dict:
+    return utf8_row({"dataset": dataset, "image": relative(rec.image, root) or relative(rec.annotation, root),
+                     "object": "" if problem.object_index is None else problem.object_index,
+                     "reason": problem.reason, "detail": problem.detail, "annotation": relative(rec.annotation, root)})
 
 
 def write_skipped(tmp: Path, parsed: Mapping[str, ParseResult], roots: Mapping[str, Path]) -> None:
@@ -118,13 +137,9 @@ def write_skipped(tmp: Path, parsed: Mapping[str, ParseResult], roots: Mapping[s
         writer = csv.DictWriter(f, fieldnames=SKIPPED_COLUMNS)
         writer.writeheader()
         for name, result in parsed.items():
-            root = roots[name]
             for rec in result.records:
                 for p in sorted(rec.problems, key=lambda p: (-1 if p.object_index is None else p.object_index)):
-                    writer.writerow({"dataset": name, "image": relative(rec.image, root) or relative(rec.annotation, root),
-                                     "object": "" if p.object_index is None else p.object_index,
-                                     "reason": p.reason, "detail": p.detail,
-                                     "annotation": relative(rec.annotation, root)})
+                    writer.writerow(_skip_row(name, rec, p, roots[name]))
 
 
 def staging_directory(out: Path) -> Path:
