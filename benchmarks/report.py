@@ -81,7 +81,7 @@ def chain_table(results: dict) -> str:
         rows.append([name, f"{t['parameters']:,}", r["parity"]["images"], f"{r['parity']['int8_accuracy_drop_pp']:+.2f}",
                      f"{'yes' if e['compatible'] else 'NO'} ({e['tpu_share']:.0%} of {e['num_ops']} ops)",
                      _f(r["int8_latency"]["median_ms"], ".2f"),
-                     f"{tflm.get('arena_bytes', 0) / 1000:.0f} KB" if tflm.get("arena_bytes") else "–",
+                     f"{tflm['tensor_arena_bytes'] / 1000:.0f} KB" if tflm.get("tensor_arena_bytes") else "–",
                      _f(t.get("wall_seconds"), ".0f"), _f(r.get("export_seconds"), ".1f")])
     return markdown_table(["model", "params", "test images", "int8 acc. drop (pp)", "Edge TPU mappable",
                            "int8 latency, 1 thread, XNNPACK (median ms)", "TFLM arena", "training (s)",
