@@ -56,9 +56,20 @@ def prepare_folds(args: argparse.Namespace) -> dict[int, Path]:
     return crops
 
 
+def export_footprint(fold: dict) -> dict:
+    """int8 size, Edge TPU mapping and TFLM arena of one fold's export (the same for every fold of a row)."""
+    export = REPO / fold["export_dir"]
+    edgetpu = json.loads((export / "edgetpu.json").read_text())
+    tflm = json.loads((export / "manifest.json").read_text()).get("tflm") or {}
+    return {"int8_bytes": (export / "model_int8.tflite").stat().st_size, "ops": edgetpu["num_ops"],
+            "edgetpu_mapped_ops": round(edgetpu["tpu_share"] * edgetpu["num_ops"]),
+            "edgetpu_compatible": edgetpu["compatible"], "tflm_arena_bytes": tflm.get("tensor_arena_bytes")}
+
+
 def run_row(spec: RowSpec, args: argparse.Namespace, crops: dict[int, Path]) -> dict:
     runner = FoldRunner(spec, args.work, args.synthetic_runs)
-    pooled = {"settings": spec.settings(), **pool([runner.run(k, crops[k]) for k in args.fold_ids])}
+    folds = [runner.run(k, crops[k]) for k in args.fold_ids]
+    pooled = {"settings": spec.settings(), **pool(folds), "export_footprint": export_footprint(folds[0])}
     path = args.work / spec.name / PREDICTIONS_FILE
     path.write_text(json.dumps(pooled["predictions"]) + "\n")
     pooled["predictions_file"] = relative(path)
