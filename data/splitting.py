@@ -42,6 +42,129 @@ def _check_fractions(fractions: Sequence[float]) -> tuple[float, ...]:
     return fr
 
 
+class _GroupPacker:
+    """Groups packed into splits, minimising the chi-square distance of the per-split class counts to
+    ``fraction * class total``."""
+
+    def __init__(self, groups: Sequence[Hashable], labels: Sequence[Hashable], fr: tuple[float, ...], seed: int):
+        self.classes = list(dict.fromkeys(labels))
+        cidx = {c: i for i, c in enumerate(self.classes)}
+        self.group_order = list(dict.fromkeys(groups))
+        self.gvec: dict[Hashable, list[int]] = {g: [0] * len(self.classes) for g in self.group_order}
+        for g, lab in zip(groups, labels):
+            self.gvec[g][cidx[lab]] += 1
+        self.totals = [sum(self.gvec[g][c] for g in self.group_order) for c in range(len(self.classes))]
+        self.active = [s for s, f in enumerate(fr) if f > 0]
+        # expected counts; the chi-square weight 1/expected is only used on active splits
+        self.expect = [[fr[s] * t for t in self.totals] for s in range(len(fr))]
+        self.counts = [[0] * len(self.classes) for _ in fr]
+        self.members: list[list[Hashable]] = [[] for _ in fr]
+        self.where: dict[Hashable, int] = {}
+        order = self.group_order[:]
+        random.Random(seed).shuffle(order)
+        order.sort(key=lambda g: -sum(self.gvec[g]))  # big groups first, seeded order among equal sizes
+        self.order = order
+        self.enough = len(self.group_order) >= len(self.active)
+
+    def cost(self, s: int, vec: Sequence[int]) -> float:
+        """Chi-square term of split s if its class counts were ``vec``."""
+        e = self.expect[s]
+        return sum((vec[c] - e[c]) ** 2 / e[c] for c in range(len(self.classes)) if e[c] > 0)
+
+    @staticmethod
+    def plus(a: Sequence[int], b: Sequence[int], sign: int = 1) -> list[int]:
+        return [x + sign * y for x, y in zip(a, b)]
+
+    def move_delta(self, g: Hashable, t: int) -> float:
+        s, v, c = self.where[g], self.gvec[g], self.counts
+        return (self.cost(s, self.plus(c[s], v, -1)) + self.cost(t, self.plus(c[t], v))
+                - self.cost(s, c[s]) - self.cost(t, c[t]))
+
+    def swap_delta(self, s: int, a: Sequence[int], t: int, b: Sequence[int]) -> float:
+        c, plus = self.counts, self.plus
+        return (self.cost(s, plus(plus(c[s], a, -1), b)) + self.cost(t, plus(plus(c[t], b, -1), a))
+                - self.cost(s, c[s]) - self.cost(t, c[t]))
+
+    def put(self, g: Hashable, s: int) -> None:
+        self.counts[s] = self.plus(self.counts[s], self.gvec[g])
+        self.members[s].append(g)
+        self.where[g] = s
+
+    def take(self, g: Hashable) -> int:
+        s = self.where.pop(g)
+        self.counts[s] = self.plus(self.counts[s], self.gvec[g], -1)
+        self.members[s].remove(g)
+        return s
+
+    def greedy(self) -> None:
+        """Each group, biggest first, to the split it helps most; then no active split left empty."""
+        for g in self.order:
+            self.put(g, min(self.active, key=lambda t: (self.cost(t, self.plus(self.counts[t], self.gvec[g]))
+                                                        - self.cost(t, self.counts[t]), t)))
+        if self.enough:
+            for s in self.active:
+                if not self.members[s]:
+                    movable = [(self.move_delta(g, s), i) for i, g in enumerate(self.order)
+                               if len(self.members[self.where[g]]) > 1]
+                    g = self.order[min(movable)[1]]
+                    self.take(g)
+                    self.put(g, s)
+
+    def best_step(self) -> tuple | None:
+        """The best single-group move or pairwise swap, or None when none improves the objective. Groups with
+        the same class vector in the same split are interchangeable, so steps are evaluated per (split, class
+        vector) and applied to the first such group in seeded order."""
+        rank = {g: i for i, g in enumerate(self.order)}
+        reps: dict[tuple[int, tuple[int, ...]], Hashable] = {}
+        for g in sorted(self.where, key=rank.__getitem__):
+            reps.setdefault((self.where[g], tuple(self.gvec[g])), g)
+        best: tuple[float, tuple] | None = None
+        for (s, _), g in reps.items():
+            if self.enough and len(self.members[s]) == 1:
+                continue
+            for t in self.active:
+                if t != s:
+                    d = self.move_delta(g, t)
+                    if d < -_EPS and (best is None or d < best[0]):
+                        best = (d, ("move", g, t))
+        items = list(reps.items())
+        for i, ((s, a), g) in enumerate(items):
+            for (t, b), h in items[i + 1:]:
+                if s != t and a != b:
+                    d = self.swap_delta(s, a, t, b)
+                    if d < -_EPS and (best is None or d < best[0]):
+                        best = (d, ("swap", g, h))
+        return None if best is None else best[1]
+
+    def improve(self) -> None:
+        for _ in range(10 * len(self.group_order) + 10):
+            step = self.best_step()
+            if step is None:
+                break
+            kind, g, x = step
+            if kind == "move":
+                self.take(g)
+                self.put(g, x)
+            else:
+                s, t = self.take(g), self.take(x)
+                self.put(g, t)
+                self.put(x, s)
+
+    def warnings(self, names: Sequence[str], unit: str) -> list[str]:
+        warnings: list[str] = []
+        empty = [names[s] for s in self.active if not self.members[s]]
+        if empty:
+            warnings.append(f"only {len(self.group_order)} {unit}(s) for {len(self.active)} split(s): "
+                            f"{', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty")
+        for s in self.active:
+            if self.members[s]:
+                missing = [str(self.classes[c]) for c in range(len(self.classes))
+                           if self.totals[c] and self.counts[s][c] == 0]
+                if missing:
+                    warnings.append(f"{names[s]} has no items of class {', '.join(missing)}")
+        return warnings
+
+
 def grouped_stratified_split(groups: Sequence[Hashable], labels: Sequence[Hashable],
                              fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0,
                              split_names: Sequence[str] | None = None, unit: str = "group") -> SplitResult:
@@ -58,113 +181,11 @@ def grouped_stratified_split(groups: Sequence[Hashable], labels: Sequence[Hashab
     names = list(split_names) if split_names is not None else [f"split {i}" for i in range(len(fr))]
     if len(names) != len(fr):
         raise ValueError(f"{len(names)} split names for {len(fr)} fractions")
-
-    classes = list(dict.fromkeys(labels))
-    cidx = {c: i for i, c in enumerate(classes)}
-    group_order = list(dict.fromkeys(groups))
-    gvec: dict[Hashable, list[int]] = {g: [0] * len(classes) for g in group_order}
-    for g, lab in zip(groups, labels):
-        gvec[g][cidx[lab]] += 1
-    totals = [sum(gvec[g][c] for g in group_order) for c in range(len(classes))]
-    active = [s for s, f in enumerate(fr) if f > 0]
-    # expected counts; the chi-square weight 1/expected is only used on active splits
-    expect = [[fr[s] * totals[c] for c in range(len(classes))] for s in range(len(fr))]
-    counts = [[0] * len(classes) for _ in fr]
-    members: list[list[Hashable]] = [[] for _ in fr]
-    where: dict[Hashable, int] = {}
-
-    def cost(s: int, vec: Sequence[int]) -> float:
-        """Chi-square term of split s if its class counts were ``vec``."""
-        return sum((vec[c] - expect[s][c]) ** 2 / expect[s][c] for c in range(len(classes)) if expect[s][c] > 0)
-
-    def plus(a: Sequence[int], b: Sequence[int], sign: int = 1) -> list[int]:
-        return [x + sign * y for x, y in zip(a, b)]
-
-    def move_delta(g: Hashable, t: int) -> float:
-        s, v = where[g], gvec[g]
-        return (cost(s, plus(counts[s], v, -1)) + cost(t, plus(counts[t], v))
-                - cost(s, counts[s]) - cost(t, counts[t]))
-
-    def put(g: Hashable, s: int) -> None:
-        counts[s] = plus(counts[s], gvec[g])
-        members[s].append(g)
-        where[g] = s
-
-    def take(g: Hashable) -> None:
-        s = where.pop(g)
-        counts[s] = plus(counts[s], gvec[g], -1)
-        members[s].remove(g)
-
-    # 1) greedy: big groups first (seeded order among equal sizes), each to the split it helps most
-    rng = random.Random(seed)
-    order = group_order[:]
-    rng.shuffle(order)
-    order.sort(key=lambda g: -sum(gvec[g]))
-    for g in order:
-        best = min(active, key=lambda t: (cost(t, plus(counts[t], gvec[g])) - cost(t, counts[t]), t))
-        put(g, best)
-
-    # 2) no active split left empty when there are enough groups
-    enough = len(group_order) >= len(active)
-    if enough:
-        for s in active:
-            if not members[s]:
-                movable = [(move_delta(g, s), i) for i, g in enumerate(order) if len(members[where[g]]) > 1]
-                g = order[min(movable)[1]]
-                take(g)
-                put(g, s)
-
-    # 3) local search on the objective: best single-group move or pairwise swap, until none improves.
-    # Groups with the same class vector in the same split are interchangeable, so moves and swaps are
-    # evaluated per (split, class vector) and applied to the first such group in seeded order.
-    rank = {g: i for i, g in enumerate(order)}
-    for _ in range(10 * len(group_order) + 10):
-        reps: dict[tuple[int, tuple[int, ...]], Hashable] = {}
-        for g in sorted(where, key=rank.__getitem__):
-            reps.setdefault((where[g], tuple(gvec[g])), g)
-        best: tuple[float, tuple] | None = None
-        for (s, vec), g in reps.items():
-            if enough and len(members[s]) == 1:
-                continue
-            for t in active:
-                if t != s:
-                    d = move_delta(g, t)
-                    if d < -_EPS and (best is None or d < best[0]):
-                        best = (d, ("move", g, t))
-        items = list(reps.items())
-        for i, ((s, a), g) in enumerate(items):
-            for (t, b), h in items[i + 1:]:
-                if s == t or a == b:
-                    continue
-                d = (cost(s, plus(plus(counts[s], a, -1), b)) + cost(t, plus(plus(counts[t], b, -1), a))
-                     - cost(s, counts[s]) - cost(t, counts[t]))
-                if d < -_EPS and (best is None or d < best[0]):
-                    best = (d, ("swap", g, h))
-        if best is None:
-            break
-        kind, g, x = best[1]
-        if kind == "move":
-            take(g)
-            put(g, x)
-        else:
-            s, t = where[g], where[x]
-            take(g)
-            take(x)
-            put(g, t)
-            put(x, s)
-
-    warnings: list[str] = []
-    empty = [names[s] for s in active if not members[s]]
-    if empty:
-        warnings.append(f"only {len(group_order)} {unit}(s) for {len(active)} split(s): "
-                        f"{', '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty")
-    for s in active:
-        if members[s]:
-            missing = [str(classes[c]) for c in range(len(classes)) if totals[c] and counts[s][c] == 0]
-            if missing:
-                warnings.append(f"{names[s]} has no items of class {', '.join(missing)}")
-    return SplitResult(assignment=[where[g] for g in groups], group_assignment=dict(where),
-                       fractions=fr, warnings=warnings)
+    packer = _GroupPacker(groups, labels, fr, seed)
+    packer.greedy()
+    packer.improve()
+    return SplitResult(assignment=[packer.where[g] for g in groups], group_assignment=dict(packer.where),
+                       fractions=fr, warnings=packer.warnings(names, unit))
 
 
 def grouped_kfold_split(groups: Sequence[Hashable], labels: Sequence[Hashable], folds: int, fold: int,

@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import yaml
-
 from data.errors import ConfigError, ToolchainError
+from data.yaml_files import read_section
 
 from .fit import deep_merge, fit, load_config
 
@@ -55,13 +54,7 @@ class Stage:
 def load_recipe(path: str | Path) -> list[Stage]:
     """The stages of a recipe file, checked: known keys, configs that exist, links to earlier stages only."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeError, yaml.YAMLError) as e:
-        raise ConfigError(f"cannot read recipe {path}: {e}") from e
-    stages_raw = raw.get("stages") if isinstance(raw, dict) else None
-    if not isinstance(stages_raw, dict) or not stages_raw:
-        raise ConfigError(f"{path} needs a 'stages:' mapping of stage name -> {{configs: [...], ...}}")
+    stages_raw = read_section(path, "stages", dict, ConfigError, "mapping of stage name -> {configs: [...], ...}")
     stages: list[Stage] = []
     for name, spec in stages_raw.items():
         if not isinstance(spec, dict) or not spec.get("configs"):

@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import yaml
-
 from data.annotations import FORMATS, ClassMap, normalise_class_name
 from data.errors import DataError
+from data.yaml_files import read_section
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -72,13 +71,7 @@ def parse_source(entry: str, training_only: Iterable[str] = ()) -> Dataset:
 def load_sources_file(path: str | Path) -> list[Dataset]:
     """The datasets of a sources YAML file; relative roots are relative to the file."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeError, yaml.YAMLError) as e:
-        raise DataError(f"cannot read sources file {path}: {e}") from e
-    entries = data.get("sources") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise DataError(f"{path} needs a non-empty 'sources:' list of {{format, root}} entries")
+    entries = read_section(path, "sources", list, DataError, "list of {format, root} entries")
     datasets = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or not {"format", "root"} <= set(entry):
