@@ -29,8 +29,19 @@ def parse_settings(entries: list[str]) -> dict:
         node = out
         for part in parents:
             node = node.setdefault(part, {})
-        node[last] = yaml.safe_load(value)
+        node[last] = _value(value)
     return out
+
+
+def _value(text: str):
+    """A YAML value, with numbers in exponent form (1e-3, which YAML 1.1 reads as text) as numbers."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
 
 
 def folds_suffix(margin: float, split_seed: int, duplicate_distance: int | None) -> str:

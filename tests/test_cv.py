@@ -1,0 +1,98 @@
+"""Cross-validation rows (benchmarks.cv_rows, cv_pool): names, pooling, per-dataset scores and paired comparisons."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.cv_pool import across_splits, compare_rows, markdown, pool
+from benchmarks.cv_rows import RowSpec, parse_settings, reference_row
+
+
+def fold(k: int, labels, pytorch, int8, groups, crops=None, datasets=None) -> dict:
+    crops = crops or [f"test/{k}_{i}.png" for i in range(len(labels))]
+    return {"fold": k, "fit_seconds": 10.0 + k, "crops": crops, "labels": labels, "groups": groups, "pytorch": pytorch,
+            "tflite_int8": int8, "balanced_accuracy": {"pytorch": 1.0, "tflite_int8": 1.0}, "int8_agreement": 1.0,
+            "datasets": datasets or ["riders"] * len(labels)}
+
+
+def test_cross_validation_pools_folds_overall_and_per_dataset():
+    pooled = pool([fold(0, [0, 1, 0, 1], [0, 1, 0, 1], [0, 1, 1, 1], ["p", "p", "q", "r"], datasets=list("aabb")),
+                   fold(1, [0, 1], [0, 0], [0, 0], ["s", "t"], datasets=list("ab"))])
+    assert pooled["crops"] == 6 and pooled["photo_groups"] == 5 and pooled["folds"] == [0, 1]
+    assert pooled["pytorch"]["balanced_accuracy"] == pytest.approx((1 + 2 / 3) / 2)
+    assert pooled["int8_agreement"] == pytest.approx(5 / 6)
+    assert pooled["tflite_int8"]["minus_pytorch"]["value"] == pytest.approx(
+        pooled["tflite_int8"]["balanced_accuracy"] - pooled["pytorch"]["balanced_accuracy"])
+    assert pooled["fit_seconds_per_fold"] == [10.0, 11.0] and pooled["fit_seconds_median"] == 10.5
+    a, b = pooled["per_dataset"]["a"], pooled["per_dataset"]["b"]
+    assert a["crops"] == 3 and a["tflite_int8"]["balanced_accuracy"] == 1.0                  # all three right
+    assert b["crops"] == 3 and b["tflite_int8"]["balanced_accuracy"] == pytest.approx((0 + 1 / 2) / 2)  # 0: 0/1, 1: 1/2
+    assert "a 1.000, b 0.250" in markdown({"x": {"settings": {}, **pooled}})
+
+
+def test_every_row_is_compared_with_the_reference_model_on_its_own_folds_and_heads():
+    labels = [0, 1, 0, 1, 0, 1]
+    crops = [f"test/{i}.png" for i in range(6)]
+    split0 = {"crops": crops, "labels": labels, "groups": list("ppqrst")}
+    split1 = {k: v[::-1] for k, v in split0.items()}     # the same heads, other folds: another order
+
+    def row(spec: RowSpec, split, int8, crops=None):
+        return spec.name, {"settings": spec.settings(), **pool([fold(0, split["labels"], int8, int8, split["groups"],
+                                                                     crops or split["crops"])])}
+
+    perfect, one_error = labels, [1, 1, 0, 1, 0, 1]
+    results = dict([
+        row(RowSpec("slim_mobilenet"), split0, one_error),
+        row(RowSpec("slim_mobilenet", teacher="slim_mobilenet"), split0, perfect),
+        row(RowSpec("slim_mobilenet", add_source=["hardhat"]), split0, perfect),
+        row(RowSpec("slim_mobilenet", margin=0.5), split0, one_error),
+        row(RowSpec("slim_mobilenet", split_seed=1), split1, perfect[::-1]),
+        row(RowSpec("slim_mobilenet", teacher="slim_mobilenet", split_seed=1), split1, one_error[::-1]),
+        row(RowSpec("mobilenet_v2", duplicate_distance=None), split0, perfect),        # no slim row on its folds
+        row(RowSpec("mobilenet_v2", label="other_heads"), split0, perfect, crops[::-1]),
+    ])
+    comparison = compare_rows(results, lambda s: reference_row("slim_mobilenet", s))
+    rows = comparison["rows"]
+    assert set(rows) == {"slim_mobilenet_distilled_slim_mobilenet", "slim_mobilenet_plus_hardhat",
+                         "slim_mobilenet_margin0.5", "slim_mobilenet_distilled_slim_mobilenet_split1"}
+    assert rows["slim_mobilenet_plus_hardhat"]["reference"] == "slim_mobilenet"  # a second source: same rider heads
+    assert rows["slim_mobilenet_distilled_slim_mobilenet"]["value"] == pytest.approx(1 - (2 / 3 + 1) / 2)
+    assert rows["slim_mobilenet_margin0.5"]["reference"] == "slim_mobilenet"
+    split1_row = rows["slim_mobilenet_distilled_slim_mobilenet_split1"]
+    assert split1_row["reference"] == "slim_mobilenet_split1" and split1_row["value"] < 0
+    assert comparison["not_paired"] == ["mobilenet_v2_photo_split", "mobilenet_v2_other_heads"]
+
+    repeated = across_splits(results, lambda s: RowSpec.from_settings(s).recipe_name, "slim_mobilenet")
+    assert set(repeated) == {"slim_mobilenet", "slim_mobilenet_distilled_slim_mobilenet"}
+    slim, distilled = repeated["slim_mobilenet"], repeated["slim_mobilenet_distilled_slim_mobilenet"]
+    assert slim["split_seeds"] == [0, 1] and slim["crops"] == 12 and slim["minus_reference"] is None
+    assert distilled["minus_reference"]["value"] == pytest.approx(0.0)   # +1 error on split 1 cancels -1 on split 0
+
+
+def test_every_variant_gets_its_own_row_name():
+    variants = [RowSpec("slim_mobilenet", teacher="mobilenet_v2"), RowSpec("slim_mobilenet", init="scratch"),
+                RowSpec("slim_mobilenet", margin=0.5), RowSpec("slim_mobilenet", duplicate_distance=None),
+                RowSpec("slim_mobilenet", split_seed=1), RowSpec("slim_mobilenet", label="e40"),
+                RowSpec("slim_mobilenet", add_source=["hardhat"]), RowSpec("slim_mobilenet", teacher="slim_mobilenet")]
+    names = {spec.name for spec in variants}
+    assert len(names) == len(variants) and "slim_mobilenet" not in names
+    assert RowSpec("slim_mobilenet", label="e40", add_source=["hardhat"], split_seed=2).name == \
+        "slim_mobilenet_e40_plus_hardhat_split2"
+    spec = RowSpec("slim_mobilenet", label="w0.5_s81", overrides={"model": {"arch_kwargs": {"width_mult": 0.5}}})
+    assert RowSpec.from_settings(spec.settings()) == spec
+
+
+def test_set_options_become_a_nested_config():
+    assert parse_settings(["trainer.max_epochs=40", "model.lr=1e-3", "model.arch_kwargs.width_mult=0.5"]) == {
+        "trainer": {"max_epochs": 40}, "model": {"lr": 0.001, "arch_kwargs": {"width_mult": 0.5}}}
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        parse_settings(["trainer.max_epochs"])
+
+
+def test_a_row_whose_predictions_file_is_missing_is_named(tmp_path):
+    from benchmarks.real_cv import load_predictions
+
+    with pytest.raises(SystemExit, match="slim_mobilenet: no per-crop predictions"):
+        load_predictions("slim_mobilenet", {"predictions_file": str(tmp_path / "predictions.json")})
+    (tmp_path / "predictions.json").write_text('{"crops": ["a.png"]}')
+    assert load_predictions("slim_mobilenet", {"predictions_file": str(tmp_path / "predictions.json")}) == {"crops": ["a.png"]}
