@@ -27,6 +27,7 @@ def pool(folds: list[dict]) -> dict:
         "pytorch": stats["pytorch"], "tflite_int8": stats["tflite_int8"],
         "int8_agreement": float(np.mean(np.array(preds["pytorch"]) == np.array(preds["tflite_int8"]))),
         "per_dataset": per_dataset(labels, groups, datasets, preds),
+        "tflm": tflm_agreement(folds),
         "int8_per_fold": [f["balanced_accuracy"]["tflite_int8"] for f in folds],
         "pytorch_per_fold": [f["balanced_accuracy"]["pytorch"] for f in folds],
         "int8_agreement_per_fold": [f["int8_agreement"] for f in folds],
@@ -35,6 +36,23 @@ def pool(folds: list[dict]) -> dict:
         "predictions": {"crops": [c for f in folds for c in f["crops"]], "labels": labels, "groups": groups,
                         "datasets": datasets, **preds},
     }
+
+
+def tflm_agreement(folds: list[dict]) -> dict | None:
+    """TFLM against LiteRT's reference and default kernels on every fold's test crops: exact-match rate (whole
+    output vectors), largest difference in quantization steps, top-1 agreement (None for folds exported
+    before TFLM was checked)."""
+    if not all(f.get("tflm") for f in folds):
+        return None
+    out = {}
+    for versus in ("vs_litert_reference", "vs_litert_default"):
+        blocks = [f["tflm"][versus] for f in folds]
+        images = sum(b["images"] for b in blocks)
+        out[versus] = {"images": images,
+                       "exact_match_rate": sum(b["exact_match_rate"] * b["images"] for b in blocks) / images,
+                       "top1_agreement": sum(b["top1_agreement"] * b["images"] for b in blocks) / images,
+                       "max_abs_diff_steps": max(b["max_abs_diff_steps"] for b in blocks)}
+    return out
 
 
 def per_dataset(labels, groups, datasets, preds) -> dict:

@@ -146,6 +146,7 @@ class FoldRunner:
                   "fit_seconds": run.training["fit_seconds"],
                   "balanced_accuracy": {a: artifacts[a]["balanced_accuracy"] for a in ("pytorch", "tflite_int8")},
                   "int8_agreement": artifacts["tflite_int8"]["agreement_with_pytorch"],
+                  "tflm": {k: run.export.parity["tflm"].get(k) for k in ("vs_litert_reference", "vs_litert_default")},
                   **fold_predictions(run.export.parity, crops)}
         done.write_text(json.dumps(result, indent=1) + "\n")
         return result
