@@ -78,7 +78,8 @@ class RowSpec:
     @property
     def recipe_name(self) -> str:
         """``<model>[_distilled_<teacher>][_scratch][_<label>][_plus_<dataset>...]``: the default recipe is the model."""
-        parts = [f"distilled_{self.teacher}" if self.teacher else "", "scratch" if self.init == "scratch" else "",
+        init = {"synthetic": "", "scratch": "scratch"}.get(self.init, f"from_{self.init}")
+        parts = [f"distilled_{self.teacher}" if self.teacher else "", init,
                  self.label, *(f"plus_{d}" for d in self.add_source)]
         return "_".join([self.model, *filter(None, parts)])
 
@@ -130,6 +131,7 @@ class FoldRunner:
         shape = {"arch_kwargs": spec.overrides.get("model", {}).get("arch_kwargs"),
                  "image_size": spec.overrides.get("data", {}).get("image_size")}
         self.init = synthetic_checkpoint(spec.model, synthetic_runs, shape) if spec.init == "synthetic" else None
+        self.init_row = spec.init if spec.init not in ("synthetic", "scratch") else None
 
     def run(self, k: int, crops: Path) -> dict:
         """Train, export and score fold ``k``; kept in ``<row>/fold<k>/fold.json`` so a re-run resumes."""
@@ -155,11 +157,16 @@ class FoldRunner:
         model = {}
         if self.init is not None:
             model["init_checkpoint"] = str(self.init)
+        if self.init_row:
+            model["init_checkpoint"] = str(self._fold_export(self.init_row, k, "--init"))
         if self.spec.teacher:
-            teacher_row = self.spec.teacher + folds_suffix(self.spec.margin, self.spec.split_seed,
-                                                           self.spec.duplicate_distance)
-            teacher = self.work / teacher_row / f"fold{k}" / "export" / "model.pt"
-            if not teacher.is_file():
-                raise SystemExit(f"--teacher {self.spec.teacher}: fold {k} has no {teacher}; run that row first")
-            model["teacher_checkpoint"] = str(teacher)
+            model["teacher_checkpoint"] = str(self._fold_export(self.spec.teacher, k, "--teacher"))
         return {**self.spec.overrides, "model": {**self.spec.overrides.get("model", {}), **model}}
+
+    def _fold_export(self, row: str, k: int, option: str) -> Path:
+        """Fold ``k``'s exported model of another row on the same folds (named without its folds suffix)."""
+        spec = self.spec
+        path = self.work / (row + folds_suffix(spec.margin, spec.split_seed, spec.duplicate_distance)) / f"fold{k}" / "export" / "model.pt"
+        if not path.is_file():
+            raise SystemExit(f"{option} {row}: fold {k} has no {path}; run that row first")
+        return path

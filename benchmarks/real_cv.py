@@ -1,7 +1,7 @@
 """Cross-validated accuracy on real photos: every rider crop of helmet-kaggle-voc is a test crop once.
 
     python -m benchmarks.real_cv [--models slim_mobilenet mobilenet_v2] [--folds 5] [--split-seed 0]
-        [--add-source hardhat=yolo:../shared/data/helmet-hardhat-yolo] [--teacher ROW] [--init synthetic|scratch]
+        [--add-source hardhat=yolo:../shared/data/helmet-hardhat-yolo] [--teacher ROW] [--init synthetic|scratch|ROW]
         [--label NAME --set trainer.max_epochs=40 ...] [--margin 0.2] [--duplicate-distance 8|off]
         [--work runs/real_cv] [--reference slim_mobilenet]
 
@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                         type=lambda entry: parse_source(entry, training_only=[parse_source(entry).name]),
                         help="a dataset added to every fold's training split only; repeatable")
     parser.add_argument("--teacher", help="distil from the same fold's export of this row (named without its folds suffix)")
-    parser.add_argument("--init", choices=("synthetic", "scratch"), default="synthetic")
+    parser.add_argument("--init", default="synthetic", help="synthetic (the model's synthetic run), scratch, or a row "
+                        "whose fold exports each fold starts from (e.g. a row trained with a second source)")
     parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="data.prepare's crop margin")
     parser.add_argument("--split-seed", type=int, default=0, help="data.prepare's seed, which draws the folds")
     parser.add_argument("--label", default="", help="names a variant given by --set")

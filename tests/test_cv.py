@@ -73,9 +73,11 @@ def test_every_variant_gets_its_own_row_name():
     variants = [RowSpec("slim_mobilenet", teacher="mobilenet_v2"), RowSpec("slim_mobilenet", init="scratch"),
                 RowSpec("slim_mobilenet", margin=0.5), RowSpec("slim_mobilenet", duplicate_distance=None),
                 RowSpec("slim_mobilenet", split_seed=1), RowSpec("slim_mobilenet", label="e40"),
-                RowSpec("slim_mobilenet", add_source=["hardhat"]), RowSpec("slim_mobilenet", teacher="slim_mobilenet")]
+                RowSpec("slim_mobilenet", add_source=["hardhat"]), RowSpec("slim_mobilenet", teacher="slim_mobilenet"),
+                RowSpec("slim_mobilenet", init="slim_mobilenet_e40_plus_hardhat")]
     names = {spec.name for spec in variants}
     assert len(names) == len(variants) and "slim_mobilenet" not in names
+    assert RowSpec("slim_mobilenet", init="x").name == "slim_mobilenet_from_x"
     assert RowSpec("slim_mobilenet", label="e40", add_source=["hardhat"], split_seed=2).name == \
         "slim_mobilenet_e40_plus_hardhat_split2"
     spec = RowSpec("slim_mobilenet", label="w0.5_s81", overrides={"model": {"arch_kwargs": {"width_mult": 0.5}}})
