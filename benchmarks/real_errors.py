@@ -20,6 +20,7 @@ from data.manifest import read_manifest
 from data.preprocessing import LABELS
 
 from .bootstrap import cluster_bootstrap
+from .cv_pool import ARTIFACTS, per_dataset
 from .real_cv import load_predictions
 from .report import REPO, RESULTS, markdown_table, write_results
 
@@ -42,6 +43,8 @@ def analyse(predictions: dict, sides: dict[str, float]) -> dict:
     side = np.array([sides[c] for c in predictions["crops"]])
     wrong = preds != labels
     interval = cluster_bootstrap(labels, predictions["groups"], {"tflite_int8": preds})["tflite_int8"]
+    scores = per_dataset(labels.tolist(), predictions["groups"], predictions["datasets"],
+                         {a: predictions[a] for a in ARTIFACTS})
     by_size = []
     for lo, hi in SIZE_BINS:
         in_bin = (side >= lo) & (side < (hi if hi is not None else np.inf))
@@ -50,8 +53,8 @@ def analyse(predictions: dict, sides: dict[str, float]) -> dict:
     return {
         "crops": int(labels.size), "errors": int(wrong.sum()), "int8_balanced_accuracy": interval,
         "errors_by_true_class": {c: int(wrong[labels == i].sum()) for i, c in enumerate(LABELS)},
-        "errors_by_dataset": {d: {"crops": int((datasets == d).sum()), "errors": int(wrong[datasets == d].sum())}
-                              for d in dict.fromkeys(predictions["datasets"])},
+        "errors_by_dataset": {d: {"crops": int((datasets == d).sum()), "errors": int(wrong[datasets == d].sum()),
+                                  "int8_balanced_accuracy": scores[d]["tflite_int8"]} for d in scores},
         "by_head_size": by_size,
         "wrong": [{"crop": predictions["crops"][i], "label": LABELS[labels[i]], "head_px": round(float(side[i]), 1)}
                   for i in np.flatnonzero(wrong)],
@@ -66,11 +69,12 @@ def markdown(results: dict) -> str:
         rows.append([name, f"{ci['balanced_accuracy']:.3f} ({ci['ci'][0]:.3f}–{ci['ci'][1]:.3f})",
                      f"{r['errors']} / {r['crops']}", r["errors_by_true_class"]["no_helmet"],
                      r["errors_by_true_class"]["helmet"],
-                     ", ".join(f"{d} {v['errors']}/{v['crops']}" for d, v in r["errors_by_dataset"].items()),
+                     ", ".join(f"{d} {v['errors']}/{v['crops']} ({v['int8_balanced_accuracy']['balanced_accuracy']:.3f})"
+                               for d, v in r["errors_by_dataset"].items()),
                      *(f"{b['errors'] / b['crops']:.2f} ({b['errors']}/{b['crops']})" if b["crops"] else "–"
                        for b in r["by_head_size"])])
     return markdown_table(["row", "int8 balanced acc. (95 % CI)", "errors / crops", "missed no_helmet", "missed helmet",
-                           "errors per dataset", *(f"error rate, head {b} px" for b in bins)], rows)
+                           "errors per dataset (int8 balanced acc.)", *(f"error rate, head {b} px" for b in bins)], rows)
 
 
 def main(argv: list[str] | None = None) -> None:

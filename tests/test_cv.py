@@ -98,3 +98,17 @@ def test_a_row_whose_predictions_file_is_missing_is_named(tmp_path):
         load_predictions("slim_mobilenet", {"predictions_file": str(tmp_path / "predictions.json")})
     (tmp_path / "predictions.json").write_text('{"crops": ["a.png"]}')
     assert load_predictions("slim_mobilenet", {"predictions_file": str(tmp_path / "predictions.json")}) == {"crops": ["a.png"]}
+
+
+def test_the_error_report_counts_errors_by_dataset_class_and_head_size():
+    from benchmarks.real_errors import analyse
+
+    predictions = {"crops": ["a", "b", "c", "d"], "labels": [0, 1, 0, 1], "groups": ["g1", "g1", "g2", "g3"],
+                   "datasets": ["riders", "riders", "hardhat", "hardhat"], "pytorch": [0, 1, 1, 1],
+                   "tflite_int8": [0, 0, 1, 1]}
+    report = analyse(predictions, {"a": 10, "b": 15, "c": 22, "d": 40})
+    assert report["errors"] == 2 and report["errors_by_true_class"] == {"helmet": 1, "no_helmet": 1}
+    riders = report["errors_by_dataset"]["riders"]
+    assert riders["errors"] == 1 and riders["int8_balanced_accuracy"]["balanced_accuracy"] == 0.5
+    assert [b["errors"] for b in report["by_head_size"]] == [0, 1, 0, 1, 0]
+    assert [w["crop"] for w in report["wrong"]] == ["b", "c"]
