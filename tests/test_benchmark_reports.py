@@ -1,6 +1,9 @@
-"""The benchmark tables are built from a real pipeline run (the session's tiny one), not from hand-made dicts."""
+"""The benchmark tables are built from a real pipeline run (the session's tiny one), and the footprint sweep's
+checkpoints are the settings they name."""
 
 from __future__ import annotations
+
+import torch
 
 from benchmarks.report import chain_table, gradcam_table, markdown_table, parity_table, pipeline_row
 
@@ -21,3 +24,17 @@ def test_pipeline_tables_show_every_runtime_and_the_checks(tiny_pipeline):
     assert "yes (100% of" in chain and "KB" in chain  # Edge TPU-mappable, TFLM arena reported
     gradcam = gradcam_table({"slim_mobilenet": {**row, "explain": tiny_pipeline.explanation}})
     assert gradcam.count("\n") == 2 and "| slim_mobilenet | 16 | 6×6 |" in gradcam
+
+
+def test_mcu_footprint_checkpoints_load_as_the_setting_they_name(tmp_path):
+    from benchmarks.mcu_footprint import table, untrained_checkpoint
+    from lightning_modules.checkpoint import load_classifier
+
+    loaded = load_classifier(untrained_checkpoint(0.5, 81, tmp_path / "w.ckpt"), expect_arch="slim_mobilenet")
+    assert loaded.spec.input_size == 81 and loaded.arch_kwargs == {"width_mult": 0.5}
+    assert loaded.model.forward_features(torch.zeros(1, 3, 81, 81)).shape[-1] == 6  # 81 → 41 → 21 → 11 → 6
+    fits = {"int8_bytes": 92_000, "tflm_arena_bytes": 96_000, "width_mult": 0.5, "input_size": 81,
+            "parameters": 1, "pad_ops": 0}
+    too_big = {**fits, "tflm_arena_bytes": 130_000}
+    lines = table({"a": fits, "b": too_big}).splitlines()
+    assert lines[2].endswith("| yes |") and lines[3].endswith("| no |")

@@ -97,8 +97,10 @@ def test_report_is_complete_json(synthetic_report):
     centre = s["input_size"] // 2 + 0.5  # the centre pixel's centre, as the pointing game tests it
     assert s["pointing_game"]["content_free_baseline"] == pytest.approx(
         np.mean([x0 <= centre <= x1 and y0 <= centre <= y1 for x0, y0, x1, y1 in boxes]))
-    # a trained model's maps sit on the head more than a uniform map does
-    assert s["energy_in_box"]["tflite_int8"] > s["energy_in_box"]["content_free_baseline"] > 0.0, s["energy_in_box"]
+    # the int8 maps put the same share of their energy on the head as PyTorch's (the tiny model is too weak to
+    # beat a uniform map reliably; benchmarks.real_pointing measures that on a fully trained one)
+    assert s["energy_in_box"]["content_free_baseline"] > 0.0
+    assert s["energy_in_box"]["tflite_int8"] == pytest.approx(s["energy_in_box"]["pytorch"], abs=0.05), s["energy_in_box"]
     assert 0.0 <= s["predicted_same_class_share"]["tflite_int8"] <= 1.0
     first = synthetic_report["images"][0]
     assert first["target"]["class"] == first["runtimes"]["pytorch"]["predicted"]  # target=predicted: PyTorch's class

@@ -207,8 +207,10 @@ def test_bad_checkpoint_exits_with_a_clear_message(tmp_path, invocation, content
 @pytest.mark.slow
 def test_parity_cli_on_an_export(tiny_export, tmp_path):
     report_path = tmp_path / "parity.json"
+    # 16 images of the barely trained tiny model: one flip near its decision boundary costs 6 pp of agreement
     out = subprocess.run([sys.executable, "-m", "export.parity", "--artifacts", str(tiny_export.out),
-                          "--limit", "16", "--out", str(report_path)], cwd=REPO, capture_output=True, text=True,
+                          "--limit", "16", "--out", str(report_path),
+                          "--min-int8-agreement", "0.8"], cwd=REPO, capture_output=True, text=True,
                          timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(report_path.read_text())

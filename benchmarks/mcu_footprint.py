@@ -1,0 +1,73 @@
+"""What each slim setting costs a microcontroller: int8 file size, TFLM tensor arena, op list and PAD ops, for
+every width x input size, from an untrained export (neither depends on the weights' values, so no training).
+
+    python -m benchmarks.mcu_footprint [--widths 0.35 0.5 0.75 1] [--sizes 65 81 96 97] [--work DIR]
+
+Each setting is ``SlimMobileNet(width_mult=w)`` at ``s`` px, seeded, saved as a checkpoint and exported by
+``export.to_tflite.export_checkpoint`` as a user's would be (calibration and parity on a few synthetic
+images). The arena is TFLM's smallest working one, bisected on this 64-bit host. Accuracy is not measured
+here: ``benchmarks.mcu_sweep`` cross-validates the settings worth training. Writes mcu_footprint.json/.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from data.preprocessing import PreprocessSpec
+from export.to_tflite import export_checkpoint
+from lightning_modules.checkpoint import LoadedClassifier
+from lightning_modules.models import build_model, count_parameters
+
+from .report import REPO, RESULTS, markdown_table, write_results
+
+COUNTS = {"train": 32, "val": 8, "test": 16}  # synthetic images: calibration and parity only
+
+
+def untrained_checkpoint(width: float, size: int, path: Path) -> Path:
+    torch.manual_seed(0)
+    model = build_model("slim_mobilenet", width_mult=width).eval()
+    data = {"source": "synthetic", "seed": 0, "synthetic_counts": COUNTS, "image_size": size}
+    return LoadedClassifier(model, "slim_mobilenet", {"width_mult": width}, PreprocessSpec(input_size=size), data,
+                            path).save(path)
+
+
+def footprint(width: float, size: int, work: Path) -> dict:
+    name = f"w{width:g}_s{size}"
+    ckpt = untrained_checkpoint(width, size, work / f"{name}.ckpt")
+    result = export_checkpoint(ckpt, work / name, calib_samples=COUNTS["train"], force=True, min_int8_agreement=0.0)
+    tflm = result.manifest.get("tflm") or {}
+    ops = tflm.get("ops") or []
+    return {"width_mult": width, "input_size": size,
+            "parameters": count_parameters(build_model("slim_mobilenet", width_mult=width)),
+            "int8_bytes": (result.out / "model_int8.tflite").stat().st_size,
+            "tflm_arena_bytes": tflm.get("tensor_arena_bytes"), "ops": len(ops), "pad_ops": ops.count("PAD")}
+
+
+def table(results: dict) -> str:
+    rows = [[f"{r['width_mult']:g}", r["input_size"], f"{r['parameters']:,}", f"{r['int8_bytes'] / 1000:.0f} KB",
+             f"{r['tflm_arena_bytes'] / 1000:.0f} KB" if r["tflm_arena_bytes"] else "–", r["pad_ops"],
+             "yes" if r["int8_bytes"] <= 100_000 and (r["tflm_arena_bytes"] or 1e9) <= 128_000 else "no"]
+            for r in results.values()]
+    return markdown_table(["width", "input px", "parameters", "int8 size", "TFLM arena (64-bit host)", "PAD ops",
+                           "≤ 100 KB and ≤ 128 KB"], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.mcu_footprint", description=__doc__.split("\n")[0])
+    parser.add_argument("--widths", type=float, nargs="+", default=[0.35, 0.5, 0.75, 1.0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[65, 81, 96, 97])
+    parser.add_argument("--work", type=Path, default=REPO / "runs" / "mcu_footprint")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = {f"w{w:g}_s{s}": footprint(w, s, args.work) for w in args.widths for s in args.sizes}
+    write_results(args.out, "mcu_footprint", results, table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
