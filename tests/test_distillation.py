@@ -34,7 +34,7 @@ def test_teacher_guides_the_student_but_is_frozen_and_not_saved(tiny_checkpoint)
 
 
 def test_distilled_run_trains_through_the_cli_at_another_input_size(tiny_checkpoint, tmp_path):
-    run = fit_tiny(tmp_path, epochs=1, overrides={"data": {"image_size": 64},
+    run = fit_tiny(tmp_path, epochs=1, overrides={"data": {"image_size": 64, "synthetic_counts": {"train": 128, "val": 32, "test": 32}},
                                                   "model": {"teacher_checkpoint": str(tiny_checkpoint)}})
     student = load_classifier(run / "checkpoints" / "best.ckpt")  # strict: nothing of the teacher in it
     assert student.spec.input_size == 64
