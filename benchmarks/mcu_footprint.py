@@ -1,5 +1,5 @@
 """What each slim setting costs a microcontroller: int8 file size, TFLM tensor arena, op list and PAD ops, for
-every width x input size, from an untrained export (neither depends on the weights' values, so no training).
+every width x input size, from an untrained export (neither depends on what the weights learnt, so no training).
 
     python -m benchmarks.mcu_footprint [--widths 0.35 0.5 0.75 1] [--sizes 65 81 96 97] [--work DIR]
 
@@ -28,8 +28,14 @@ COUNTS = {"train": 32, "val": 8, "test": 16}  # synthetic images: calibration an
 
 
 def untrained_checkpoint(width: float, size: int, path: Path) -> Path:
+    """A seeded model of the setting whose every value is random, like a trained one's: with the initial zero
+    biases and identity batch norms the converter shares identical buffers and the file comes out ~4 % small."""
     torch.manual_seed(0)
     model = build_model("slim_mobilenet", width_mult=width).eval()
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.is_floating_point():
+                tensor.copy_(tensor + torch.rand_like(tensor) * 0.1)  # non-negative: running variances stay > 0
     data = {"source": "synthetic", "seed": 0, "synthetic_counts": COUNTS, "image_size": size}
     return LoadedClassifier(model, "slim_mobilenet", {"width_mult": width}, PreprocessSpec(input_size=size), data,
                             path).save(path)
