@@ -2,10 +2,10 @@
 
     python -m benchmarks.headline      # writes benchmarks/results/headline.md and the README's table
 
-Accuracy, agreement and int8 − float come from each model's cross-validated row (real_cv.json); int8 size and
-Edge TPU mapping from that row's fold-0 export summary in real_cv.json, the TFLM arena too, or from
-mcu_footprint.json where that export predates the TFLM check; latency from the synthetic pipeline
-(synthetic.json: same network and input size). tests/test_readme.py checks that the README holds exactly this.
+Accuracy, agreement and int8 − float come from each model's cross-validated row (real_cv.json); int8 size, Edge
+TPU mapping and 1-thread latency from that row's fold-0 export summary in real_cv.json, the TFLM arena too, or
+from mcu_footprint.json where that export predates the TFLM check. tests/test_readme.py checks that the README
+holds exactly this table.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ def _ci(stat: dict) -> str:
 
 
 def rows() -> list[list[str]]:
-    cv, synthetic, mcu = _load("real_cv"), _load("synthetic"), _load("mcu_footprint")
+    cv, mcu = _load("real_cv"), _load("mcu_footprint")
     out = []
     for model, (row_name, trained_as) in BEST.items():
-        row, synth = cv.get(row_name), synthetic.get(model, {})
+        row = cv.get(row_name)
         if row is None:
             continue
         footprint = row.get("export_footprint", {})
@@ -50,7 +50,7 @@ def rows() -> list[list[str]]:
             model, trained_as, _ci(row["tflite_int8"]), f"{100 * row['int8_agreement']:.1f} %",
             f"{100 * row['tflite_int8']['minus_pytorch']['value']:+.1f} pp",
             f"{footprint['int8_bytes'] / 1000:.0f} KB" if footprint else "–",
-            f"{synth['int8_latency']['median_ms']:.2f} ms" if synth.get("int8_latency") else "–",
+            f"{footprint['int8_latency']['median_ms']:.2f} ms" if footprint.get("int8_latency") else "–",
             f"{footprint['edgetpu_mapped_ops']}/{footprint['ops']} ops" if footprint else "–",
             f"{arena / 1000:.0f} KB" if arena else "–"])
     return out

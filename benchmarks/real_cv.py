@@ -29,6 +29,7 @@ from data.duplicates import DEFAULT_MAX_DISTANCE
 from data.prepare import DEFAULT_MARGIN, Dataset, prepare
 from data.prepare.cli import parse_duplicate_distance
 from data.prepare.datasets import parse_source
+from pipeline.latency import latency_ms
 
 from .cv_pool import across_splits, compare_rows, markdown, pool
 from .cv_rows import RIDERS, FoldRunner, RowSpec, folds_suffix, parse_settings, reference_row
@@ -57,13 +58,15 @@ def prepare_folds(args: argparse.Namespace) -> dict[int, Path]:
 
 
 def export_footprint(fold: dict) -> dict:
-    """int8 size, Edge TPU mapping and TFLM arena of one fold's export (the same for every fold of a row)."""
+    """int8 size, Edge TPU mapping, TFLM arena and 1-thread LiteRT latency of one fold's export (the same for
+    every fold of a row; the latency is measured now, so run the benchmark on an otherwise idle machine)."""
     export = REPO / fold["export_dir"]
     edgetpu = json.loads((export / "edgetpu.json").read_text())
     tflm = json.loads((export / "manifest.json").read_text()).get("tflm") or {}
     return {"int8_bytes": (export / "model_int8.tflite").stat().st_size, "ops": edgetpu["num_ops"],
             "edgetpu_mapped_ops": round(edgetpu["tpu_share"] * edgetpu["num_ops"]),
-            "edgetpu_compatible": edgetpu["compatible"], "tflm_arena_bytes": tflm.get("tensor_arena_bytes")}
+            "edgetpu_compatible": edgetpu["compatible"], "tflm_arena_bytes": tflm.get("tensor_arena_bytes"),
+            "int8_latency": latency_ms(export / "model_int8.tflite")}
 
 
 def run_row(spec: RowSpec, args: argparse.Namespace, crops: dict[int, Path]) -> dict:

@@ -16,7 +16,7 @@ def test_readme_is_a_guide_of_at_most_250_lines():
 
 def test_headline_numbers_equal_the_results_files():
     table = headline.table()
-    assert table.count("\n") >= 1 + 2, "the headline table has no rows: are the results files there?"
+    assert table.count("\n") >= 2, "the headline table has no rows: are the results files there?"  # header, rule, rows
     block = README.split(headline.START, 1)[1].split(headline.END, 1)[0]
     assert block.split("-->\n", 1)[1].strip() == table
     assert (REPO / "benchmarks" / "results" / "headline.md").read_text().strip() == table
