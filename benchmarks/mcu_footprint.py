@@ -42,15 +42,19 @@ def untrained_checkpoint(width: float, size: int, path: Path) -> Path:
 
 
 def footprint(width: float, size: int, work: Path) -> dict:
+    """One setting's numbers; an export already in ``work`` (made by this function: seeded, so the same) is reused."""
     name = f"w{width:g}_s{size}"
-    ckpt = untrained_checkpoint(width, size, work / f"{name}.ckpt")
-    result = export_checkpoint(ckpt, work / name, calib_samples=COUNTS["train"], force=True, min_int8_agreement=0.0)
-    tflm = result.manifest.get("tflm") or {}
-    ops = tflm.get("ops") or []
+    export = work / name
+    if not (export / "manifest.json").is_file():
+        export_checkpoint(untrained_checkpoint(width, size, work / f"{name}.ckpt"), export,
+                          calib_samples=COUNTS["train"], force=True, min_int8_agreement=0.0)
+    manifest = json.loads((export / "manifest.json").read_text())
+    ops = [op["op"] for op in json.loads((export / "edgetpu.json").read_text())["ops"]]
     return {"width_mult": width, "input_size": size,
             "parameters": count_parameters(build_model("slim_mobilenet", width_mult=width)),
-            "int8_bytes": (result.out / "model_int8.tflite").stat().st_size,
-            "tflm_arena_bytes": tflm.get("tensor_arena_bytes"), "ops": len(ops), "pad_ops": ops.count("PAD")}
+            "int8_bytes": (export / "model_int8.tflite").stat().st_size,
+            "tflm_arena_bytes": (manifest.get("tflm") or {}).get("tensor_arena_bytes"),
+            "ops": len(ops), "pad_ops": ops.count("PAD")}
 
 
 def table(results: dict) -> str:

@@ -41,8 +41,9 @@ def footprint(work: Path, row: str) -> dict:
     manifest = json.loads((export / "manifest.json").read_text())
     fold = json.loads((work / row / "fold0" / "fold.json").read_text())
     tflm = manifest.get("tflm") or {}
+    ops = [op["op"] for op in json.loads((export / "edgetpu.json").read_text())["ops"]]
     return {"int8_bytes": (export / "model_int8.tflite").stat().st_size, "tflm_arena_bytes": tflm.get("tensor_arena_bytes"),
-            "ops": tflm.get("ops"), "pad_ops": (tflm.get("ops") or []).count("PAD"),
+            "ops": len(ops), "pad_ops": ops.count("PAD"),
             "parameters": json.loads((REPO / fold["run_dir"] / "metrics.json").read_text())["parameters"],
             "latency": latency_ms(export / "model_int8.tflite")}
 
@@ -77,8 +78,8 @@ def markdown(results: dict, compared: dict) -> str:
     rows = []
     for name, r in results.items():
         fits = r["int8_bytes"] <= SIZE_LIMIT and (r["tflm_arena_bytes"] or 1e12) <= ARENA_LIMIT
-        rows.append([name, f"{r['int8_bytes'] / 1000:.0f} KB", f"{(r['tflm_arena_bytes'] or 0) / 1000:.0f} KB",
-                     r["pad_ops"], f"{r['latency']['median_ms']:.2f}", ci(r["tflite_int8"]), pp(compared.get(name)),
+        arena = f"{r['tflm_arena_bytes'] / 1000:.0f} KB" if r["tflm_arena_bytes"] else "–"  # export predates TFLM
+        rows.append([name, f"{r['int8_bytes'] / 1000:.0f} KB", arena, r["pad_ops"], f"{r['latency']['median_ms']:.2f}", ci(r["tflite_int8"]), pp(compared.get(name)),
                      f"{100 * r['int8_agreement']:.1f} %", "yes" if fits else "no"])
     return markdown_table(["row", "int8 size", "TFLM arena", "PAD ops", "latency, 1 thread (ms)",
                            "int8 balanced acc. (95 % CI)", "− default slim, pp (paired 95 % CI)", "int8 agreement",

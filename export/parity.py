@@ -3,8 +3,8 @@
 ``python -m export.parity --artifacts DIR [--data ROOT|synthetic] [--split test] [--limit N] [--out FILE]
 [--min-int8-agreement 0.95]``
 
-Exit 0 when the checks pass, 1 when one fails (TFLM lacks an op or is not bit-exact with LiteRT's reference
-kernels, or an int8 row agrees with PyTorch below the bound), 2 for bad input.
+Exit 0 when the checks pass, 1 when one fails (TFLM lacks an op or is more than a rounding step from LiteRT's
+reference kernels, or an int8 row agrees with PyTorch below the bound), 2 for bad input.
 
 The report (parity.json)::
 

@@ -10,7 +10,7 @@ int8 kernel set, TFLM against LiteRT's kernels, the Edge TPU check, and the mani
 in ``export/layout.py``; DIR appears (or replaces the previous one, with --force) only when all are written.
 
 Exit 0 when every check passed, 1 when a check ran and failed (not Edge TPU-mappable, TFLM lacks an op or is
-not bit-exact with LiteRT's reference kernels, int8 agreement with PyTorch under --min-int8-agreement: the
+more than a rounding step from LiteRT's reference kernels, int8 agreement with PyTorch under --min-int8-agreement: the
 files are written all the same), 2 for bad input or usage (a missing checkpoint, bad settings, a full disk).
 """
 

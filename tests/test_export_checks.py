@@ -30,11 +30,16 @@ def test_the_tiny_export_passes_every_verdict(tiny_export):
 
 
 @pytest.mark.slow
-def test_tflm_off_by_one_step_fails_and_says_how_far(tiny_export):
+@pytest.mark.parametrize("steps, top1, fails", [(1, 1.0, False), (2, 1.0, True), (1, 0.99, True)])
+def test_tflm_beyond_a_rounding_step_fails_and_says_how_far(tiny_export, steps, top1, fails):
     parity = copy.deepcopy(tiny_export.parity)
-    parity["tflm"]["vs_litert_reference"].update(exact_match_rate=0.5, max_abs_diff_steps=1, bit_exact=False)
-    [failure] = parity_failures(parity, DEFAULT_MIN_INT8_AGREEMENT)
-    assert "not bit-exact with LiteRT's reference kernels" in failure and "50.0%" in failure and "1 quantization" in failure
+    parity["tflm"]["vs_litert_reference"].update(exact_match_rate=0.5, max_abs_diff_steps=steps, top1_agreement=top1,
+                                                 bit_exact=False)
+    failures = parity_failures(parity, DEFAULT_MIN_INT8_AGREEMENT)
+    assert bool(failures) is fails
+    if fails:
+        [failure] = failures
+        assert "beyond rounding" in failure and "50.0%" in failure and f"{steps} quantization" in failure
 
 
 @pytest.mark.slow
