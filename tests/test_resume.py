@@ -66,8 +66,11 @@ class Interruption:
         self._out, self._err = save_dir / "stdout.txt", save_dir / "stderr.txt"
         env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}  # the same arithmetic as this process
         with self._out.open("w") as stdout, self._err.open("w") as stderr:
+            # SIGINT back to its default: a shell starts background jobs with it ignored, and Python then never
+            # raises KeyboardInterrupt (CI run as `.ci/run &` would otherwise see the fit ignore the Ctrl-C)
             self._proc = subprocess.Popen([sys.executable, "-m", "lightning_modules.fit", *arguments(save_dir)],
-                                          cwd=REPO, env=env, stdout=stdout, stderr=stderr, start_new_session=True)
+                                          cwd=REPO, env=env, stdout=stdout, stderr=stderr, start_new_session=True,
+                                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self._watcher = threading.Thread(target=self._signal_after_first_epoch, daemon=True)
         self._watcher.start()
 

@@ -9,7 +9,16 @@ import yaml
 from conftest import REPO, TINY_COUNTS, TINY_SIZE, fit_tiny
 from data.errors import ConfigError
 from lightning_modules.checkpoint import CheckpointError, load_classifier
-from lightning_modules.fit import fit, load_config
+from lightning_modules.fit import fit, load_config, main
+
+
+def fit_command(capsys, *args: str) -> tuple[int, str, str]:
+    """``python -m lightning_modules.fit ARGS`` in this process (the module's own ``main``): exit code, stdout,
+    stderr. Every such call stops before training: a usage error, a bad setting or ``--print_config``."""
+    with pytest.raises(SystemExit) as stopped:
+        main(list(args))
+    out = capsys.readouterr()
+    return stopped.value.code or 0, out.out, out.err
 
 
 def test_run_directory_is_self_describing(tiny_run, tiny_checkpoint):
@@ -88,11 +97,10 @@ def test_unsafe_pickle_is_not_executed(tmp_path):
         load_classifier(evil)
 
 
-def test_no_argument_defaults_are_slim_on_synthetic():
-    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", "--print_config"], cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    config = yaml.safe_load(out.stdout)
+def test_no_argument_defaults_are_slim_on_synthetic(capsys):
+    code, stdout, stderr = fit_command(capsys, "--print_config")
+    assert code == 0, stderr
+    config = yaml.safe_load(stdout)
     assert config["model"]["arch"] == "slim_mobilenet"
     assert config["data"]["source"] == "synthetic"
     assert config["data"]["image_size"] == 96
@@ -100,10 +108,10 @@ def test_no_argument_defaults_are_slim_on_synthetic():
 
 @pytest.mark.parametrize("name", ["slim_mobilenet.yaml", "mobilenet_v2.yaml", "ddp.yaml",
                                   "real_slim_mobilenet.yaml", "real_mobilenet_v2.yaml"])
-def test_shipped_configs_parse(name):
-    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", "--config", f"configs/{name}",
-                          "--print_config"], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+def test_shipped_configs_parse(name, capsys):
+    code, stdout, stderr = fit_command(capsys, "--config", str(REPO / "configs" / name), "--print_config")
+    assert code == 0, stderr
+    assert yaml.safe_load(stdout)["model"]["arch"] in ("slim_mobilenet", "mobilenet_v2")
 
 
 def test_ddp_with_two_cpu_processes(tmp_path):
@@ -123,14 +131,12 @@ def test_ddp_with_two_cpu_processes(tmp_path):
 
 @pytest.mark.parametrize("make,match", [(lambda root: None, "does not exist"),
                                         (lambda root: (root / "cats").mkdir(parents=True), "not an ImageFolder")])
-def test_bad_data_root_fails_fast_with_a_clear_message(tmp_path, make, match):
+def test_bad_data_root_fails_fast_with_a_clear_message(tmp_path, make, match, capsys):
     root = tmp_path / "data"
     make(root)
-    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", f"--data.source={root}",
-                          f"--trainer.logger.init_args.save_dir={tmp_path}"], cwd=REPO, capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 2
-    assert match in out.stderr and "Traceback" not in out.stderr
+    code, _, stderr = fit_command(capsys, f"--data.source={root}", f"--trainer.logger.init_args.save_dir={tmp_path}")
+    assert code == 2
+    assert match in stderr and "Traceback" not in stderr
 
 
 def test_ema_weights_are_what_is_tested_checkpointed_and_exported(tmp_path):
@@ -170,12 +176,11 @@ def test_init_checkpoint_starts_from_a_previous_run(tiny_checkpoint):
         HelmetClassifier(arch_kwargs={"width_mult": 0.5}, init_checkpoint=str(tiny_checkpoint))
 
 
-def test_missing_init_checkpoint_fails_fast_with_a_clear_message(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", f"--model.init_checkpoint={tmp_path}/nope.ckpt",
-                          f"--trainer.logger.init_args.save_dir={tmp_path}"], cwd=REPO, capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 2
-    assert "checkpoint not found" in out.stderr and "Traceback" not in out.stderr
+def test_missing_init_checkpoint_fails_fast_with_a_clear_message(tmp_path, capsys):
+    code, _, stderr = fit_command(capsys, f"--model.init_checkpoint={tmp_path}/nope.ckpt",
+                                  f"--trainer.logger.init_args.save_dir={tmp_path}")
+    assert code == 2
+    assert "checkpoint not found" in stderr and "Traceback" not in stderr
 
 
 @pytest.mark.parametrize("setting,message", [
@@ -183,12 +188,11 @@ def test_missing_init_checkpoint_fails_fast_with_a_clear_message(tmp_path):
     ("--model.arch_kwargs={width_mult: -1}", "model: width_mult must be > 0"),
     ("--model.distill_weight=2", "distill_weight must be in (0, 1]"),
 ])
-def test_bad_settings_on_the_command_line_get_one_clear_line(tmp_path, setting, message):
-    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", setting,
-                          f"--model.teacher_checkpoint={tmp_path}/t.ckpt", f"--trainer.logger.init_args.save_dir={tmp_path}"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 2
-    assert message in out.stderr and "Traceback" not in out.stderr
+def test_bad_settings_on_the_command_line_get_one_clear_line(tmp_path, setting, message, capsys):
+    code, _, stderr = fit_command(capsys, setting, f"--model.teacher_checkpoint={tmp_path}/t.ckpt",
+                                  f"--trainer.logger.init_args.save_dir={tmp_path}")
+    assert code == 2
+    assert message in stderr and "Traceback" not in stderr
 
 
 def test_mixup_and_cutmix_train_on_soft_targets():
@@ -211,15 +215,15 @@ def test_mixup_and_cutmix_train_on_soft_targets():
         HelmetClassifier(input_size=TINY_SIZE, mixup_alpha=-1.0)
 
 
-def test_runs_train_every_epoch_unless_early_stopping_is_asked_for(tiny_run):
+def test_runs_train_every_epoch_unless_early_stopping_is_asked_for(tiny_run, capsys):
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     assert metrics["epochs_trained"] == 8  # fit_tiny's max_epochs: nothing stopped the cosine schedule
     for name in ["slim_mobilenet.yaml", "real_slim_mobilenet.yaml", "real_mobilenet_v2.yaml"]:
-        out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", "--config", f"configs/{name}",
-                              "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/loss",
-                              "--print_config"], cwd=REPO, capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, out.stderr
-        callbacks = yaml.safe_load(out.stdout)["trainer"]["callbacks"]
+        code, stdout, stderr = fit_command(capsys, "--config", str(REPO / "configs" / name),
+                                           "--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor=val/loss",
+                                           "--print_config")
+        assert code == 0, stderr
+        callbacks = yaml.safe_load(stdout)["trainer"]["callbacks"]
         assert [c["class_path"] for c in callbacks] == ["pytorch_lightning.callbacks.EarlyStopping"]
 
 
