@@ -10,6 +10,7 @@ import yaml
 
 from data.manifest import read_manifest
 from data.prepare import DEFAULT_MARGIN
+from export.to_tflite import export_checkpoint
 from pipeline import Training, run_pipeline, train
 
 from .report import REPO, relative
@@ -133,23 +134,29 @@ class FoldRunner:
         self.init = synthetic_checkpoint(spec.model, synthetic_runs, shape) if spec.init == "synthetic" else None
         self.init_row = spec.init if spec.init not in ("synthetic", "scratch") else None
 
-    def run(self, k: int, crops: Path) -> dict:
-        """Train, export and score fold ``k``; kept in ``<row>/fold<k>/fold.json`` so a re-run resumes."""
+    def run(self, k: int, crops: Path, reexport: bool = False) -> dict:
+        """Train, export and score fold ``k``; kept in ``<row>/fold<k>/fold.json`` so a re-run resumes.
+        ``reexport``: a finished fold keeps its training and is exported again (today's export and checks)."""
         where = self.work / self.spec.name / f"fold{k}"
         done = where / FOLD_FILE
         if done.is_file():
             result = json.loads(done.read_text())
-            result.setdefault("datasets", [c.split("/")[-1].split("__")[0] for c in result["crops"]])
-            return result
-        run = run_pipeline(Training(configs=[REPO / "configs" / f"real_{self.spec.model}.yaml"],
-                                    overrides=self._overrides(k), data=crops), where, explain=None, latency=False)
-        artifacts = run.export.parity["artifacts"]
-        result = {"fold": k, "run_dir": relative(run.run_dir), "export_dir": relative(run.export.out),
-                  "fit_seconds": run.training["fit_seconds"],
+            if not reexport:
+                result.setdefault("datasets", [c.split("/")[-1].split("__")[0] for c in result["crops"]])
+                return result
+            metrics = json.loads((REPO / result["run_dir"] / "metrics.json").read_text())
+            run_dir, fit_seconds = REPO / result["run_dir"], result["fit_seconds"]
+            export = export_checkpoint(Path(metrics["best_checkpoint"]), where / "export", force=True)
+        else:
+            run = run_pipeline(Training(configs=[REPO / "configs" / f"real_{self.spec.model}.yaml"],
+                                        overrides=self._overrides(k), data=crops), where, explain=None, latency=False)
+            run_dir, fit_seconds, export = run.run_dir, run.training["fit_seconds"], run.export
+        artifacts = export.parity["artifacts"]
+        result = {"fold": k, "run_dir": relative(run_dir), "export_dir": relative(export.out), "fit_seconds": fit_seconds,
                   "balanced_accuracy": {a: artifacts[a]["balanced_accuracy"] for a in ("pytorch", "tflite_int8")},
                   "int8_agreement": artifacts["tflite_int8"]["agreement_with_pytorch"],
-                  "tflm": {k: run.export.parity["tflm"].get(k) for k in ("vs_litert_reference", "vs_litert_default")},
-                  **fold_predictions(run.export.parity, crops)}
+                  "tflm": {k: export.parity["tflm"].get(k) for k in ("vs_litert_reference", "vs_litert_default")},
+                  **fold_predictions(export.parity, crops)}
         done.write_text(json.dumps(result, indent=1) + "\n")
         return result
 

@@ -2,11 +2,11 @@
 
     python -m benchmarks.headline      # writes benchmarks/results/headline.md and the README's table
 
-Accuracy, agreement and int8 − float come from each model's cross-validated row (real_cv.json); int8 size, Edge
-TPU mapping and 1-thread latency from that row's fold-0 export summary in real_cv.json, the TFLM arena too, or
-from mcu_footprint.json where that export predates the TFLM check. A model with no row measured by today's code
-is quoted from results/archive/2026-11-29/real_cv.json, marked as such. tests/test_readme.py checks that the
-README holds exactly this table.
+Accuracy, agreement, int8 − float and TFLM's bit-exactness with LiteRT's reference kernels (pooled over the
+folds) come from each model's cross-validated row (real_cv.json); int8 size, Edge TPU mapping, 1-thread latency
+and TFLM arena from that row's fold-0 export summary. A model with no row measured by today's code is quoted
+from results/archive/2026-11-29/real_cv.json, marked as such. tests/test_readme.py checks that the README holds
+exactly this table.
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ BEST = {
     "slim_mobilenet": ("slim_mobilenet", "its synthetic run → `configs/real_slim_mobilenet.yaml`"),
     "mobilenet_v2": ("mobilenet_v2", "its synthetic run → `configs/real_mobilenet_v2.yaml`"),
 }
-# the footprint benchmark's setting of each model's default width and input size (the TFLM arena of a fold
-# export made before the export measured it)
-FOOTPRINT_SETTING = {"slim_mobilenet": "w1_s96"}
 ARCHIVE = RESULTS / "archive" / "2026-11-29"
 START, END = "<!-- headline: written by python -m benchmarks.headline", "<!-- /headline -->"
 
@@ -40,7 +37,7 @@ def _ci(stat: dict) -> str:
 
 
 def rows() -> list[list[str]]:
-    cv, archived, mcu = _load("real_cv"), _load("real_cv", ARCHIVE), _load("mcu_footprint")
+    cv, archived = _load("real_cv"), _load("real_cv", ARCHIVE)
     out = []
     for model, (row_name, trained_as) in BEST.items():
         row = cv.get(row_name)
@@ -49,21 +46,22 @@ def rows() -> list[list[str]]:
         if row is None:
             continue
         footprint = row.get("export_footprint", {})
-        arena = footprint.get("tflm_arena_bytes") or mcu.get(FOOTPRINT_SETTING.get(model), {}).get("tflm_arena_bytes")
+        arena, tflm = footprint.get("tflm_arena_bytes"), (row.get("tflm") or {}).get("vs_litert_reference")
         out.append([
             model, trained_as, _ci(row["tflite_int8"]), f"{100 * row['int8_agreement']:.1f} %",
             f"{100 * row['tflite_int8']['minus_pytorch']['value']:+.1f} pp",
             f"{footprint['int8_bytes'] / 1000:.0f} KB" if footprint else "–",
             f"{footprint['int8_latency']['median_ms']:.2f} ms" if footprint.get("int8_latency") else "–",
             f"{footprint['edgetpu_mapped_ops']}/{footprint['ops']} ops" if footprint else "–",
-            f"{arena / 1000:.0f} KB" if arena else "–"])
+            f"{arena / 1000:.0f} KB" if arena else "–",
+            f"{100 * tflm['exact_match_rate']:.1f} % of {tflm['images']:,}" if tflm else "–"])
     return out
 
 
 def table() -> str:
     return markdown_table(["model", "trained as", "int8 balanced accuracy, 5-fold CV on rider photos (95 % CI)",
                            "int8 agrees with PyTorch", "int8 − float", "int8 size", "int8 latency, 1 CPU thread",
-                           "Edge TPU", "TFLM arena"], rows())
+                           "Edge TPU", "TFLM arena", "TFLM = LiteRT reference kernels, bit for bit"], rows())
 
 
 def write(readme: Path = REPO / "README.md") -> str:

@@ -12,7 +12,6 @@ here: ``benchmarks.mcu_sweep`` cross-validates the settings worth training. Writ
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ from export.to_tflite import export_checkpoint
 from lightning_modules.checkpoint import LoadedClassifier
 from lightning_modules.models import build_model, count_parameters
 
-from .report import REPO, RESULTS, markdown_table, write_results
+from .report import REPO, RESULTS, export_footprint, fits_microcontroller, markdown_table, write_results
 
 COUNTS = {"train": 32, "val": 8, "test": 16}  # synthetic images: calibration and parity only
 
@@ -48,19 +47,15 @@ def footprint(width: float, size: int, work: Path) -> dict:
     if not (export / "manifest.json").is_file():
         export_checkpoint(untrained_checkpoint(width, size, work / f"{name}.ckpt"), export,
                           calib_samples=COUNTS["train"], force=True, min_int8_agreement=0.0)
-    manifest = json.loads((export / "manifest.json").read_text())
-    ops = [op["op"] for op in json.loads((export / "edgetpu.json").read_text())["ops"]]
     return {"width_mult": width, "input_size": size,
             "parameters": count_parameters(build_model("slim_mobilenet", width_mult=width)),
-            "int8_bytes": (export / "model_int8.tflite").stat().st_size,
-            "tflm_arena_bytes": (manifest.get("tflm") or {}).get("tensor_arena_bytes"),
-            "ops": len(ops), "pad_ops": ops.count("PAD")}
+            **export_footprint(export, latency=False)}
 
 
 def table(results: dict) -> str:
     rows = [[f"{r['width_mult']:g}", r["input_size"], f"{r['parameters']:,}", f"{r['int8_bytes'] / 1000:.0f} KB",
              f"{r['tflm_arena_bytes'] / 1000:.0f} KB" if r["tflm_arena_bytes"] else "–", r["pad_ops"],
-             "yes" if r["int8_bytes"] <= 100_000 and (r["tflm_arena_bytes"] or 1e9) <= 128_000 else "no"]
+             "yes" if fits_microcontroller(r) else "no"]
             for r in results.values()]
     return markdown_table(["width", "input px", "parameters", "int8 size", "TFLM arena (64-bit host)", "PAD ops",
                            "≤ 100 KB and ≤ 128 KB"], rows)

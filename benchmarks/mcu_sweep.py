@@ -1,11 +1,12 @@
 """How small can the slim model go? Width x input size, cross-validated on the rider folds, against int8
 file size, TensorFlow Lite for Microcontrollers arena and latency.
 
-    python -m benchmarks.mcu_sweep [--widths 0.35 0.5 0.75] [--sizes 65 81 97] [--work runs/real_cv]
+    python -m benchmarks.mcu_sweep [--widths 0.35 0.5 0.75] [--sizes 65 81 97] [--teacher slim_mobilenet] [--work runs/real_cv]
 
 Every setting is a row of benchmarks.real_cv (``slim_mobilenet_w<width>_s<size>``: the default slim recipe
 with ``model.arch_kwargs.width_mult`` and ``data.image_size`` changed, started from its own synthetic run of
-the same shape), paired with the default slim row (``slim_mobilenet``, width 1 at 96 px) on the same heads.
+the same shape; ``--teacher``: distilled from that row's fold exports), paired with the default slim row
+(``slim_mobilenet``, width 1 at 96 px) on the same heads. The table lists every setting cross-validated so far.
 Odd input sizes keep every stride-2 convolution's padding symmetric, so onnx2tf needs no explicit PAD op
 before it (whose output the arena would hold beside the convolution's). Size, arena (TFLM, bisected, 64-bit
 host) and latency (LiteRT, 1 thread) come from fold 0's export: they do not depend on the fold. Writes
@@ -18,34 +19,38 @@ import argparse
 import json
 from pathlib import Path
 
-from pipeline.latency import latency_ms
-
 from . import real_cv
 from .cv_pool import ci, pp
 from .cv_rows import RowSpec
-from .report import REPO, RESULTS, markdown_table, merge_results, write_results
+from .report import (MCU_SIZE_LIMIT, REPO, RESULTS, export_footprint, fits_microcontroller, markdown_table,
+                     merge_results, write_results)
 
 REFERENCE = "slim_mobilenet"
-SIZE_LIMIT, ARENA_LIMIT = 100_000, 128_000
 
 
-def setting_row(width: float, size: int, cv_args: argparse.Namespace) -> RowSpec:
+def setting_row(width: float, size: int, cv_args: argparse.Namespace, teacher: str | None = None) -> RowSpec:
     overrides = {"model": {"arch_kwargs": {"width_mult": width}}, "data": {"image_size": size}}
-    return RowSpec("slim_mobilenet", label=f"w{width:g}_s{size}", overrides=overrides, margin=cv_args.margin,
+    return RowSpec("slim_mobilenet", teacher, label=f"w{width:g}_s{size}", overrides=overrides, margin=cv_args.margin,
                    split_seed=cv_args.split_seed, folds=cv_args.folds, duplicate_distance=cv_args.duplicate_distance)
 
 
+def shape(row: dict) -> tuple[float, int] | None:
+    """(width, input size) of a sweep row of real_cv.json, from its settings; None for any other row."""
+    overrides = row.get("settings", {}).get("overrides", {}) if isinstance(row, dict) else {}
+    width = overrides.get("model", {}).get("arch_kwargs", {}).get("width_mult")
+    size = overrides.get("data", {}).get("image_size")
+    return (width, size) if width is not None and size is not None else None
+
+
+def is_setting(row: dict) -> bool:
+    return shape(row) is not None and row["settings"].get("model") == "slim_mobilenet"
+
+
 def footprint(work: Path, row: str) -> dict:
-    """int8 bytes, TFLM arena and op count from fold 0's export, and its LiteRT latency (1 thread)."""
-    export = work / row / "fold0" / "export"
-    manifest = json.loads((export / "manifest.json").read_text())
+    """The setting's export footprint (fold 0's export: it does not depend on the fold) and parameter count."""
     fold = json.loads((work / row / "fold0" / "fold.json").read_text())
-    tflm = manifest.get("tflm") or {}
-    ops = [op["op"] for op in json.loads((export / "edgetpu.json").read_text())["ops"]]
-    return {"int8_bytes": (export / "model_int8.tflite").stat().st_size, "tflm_arena_bytes": tflm.get("tensor_arena_bytes"),
-            "ops": len(ops), "pad_ops": ops.count("PAD"),
-            "parameters": json.loads((REPO / fold["run_dir"] / "metrics.json").read_text())["parameters"],
-            "latency": latency_ms(export / "model_int8.tflite")}
+    return {**export_footprint(work / row / "fold0" / "export"),
+            "parameters": json.loads((REPO / fold["run_dir"] / "metrics.json").read_text())["parameters"]}
 
 
 def plot(results: dict, path: Path) -> None:
@@ -63,7 +68,7 @@ def plot(results: dict, path: Path) -> None:
     if REFERENCE in results:
         reference = results[REFERENCE]["tflite_int8"]["balanced_accuracy"]
         ax.axhline(reference - 0.01, ls="--", c="grey", lw=1, label="default − 1 pp")
-    ax.axvline(SIZE_LIMIT / 1000, ls=":", c="grey", lw=1, label="100 KB")
+    ax.axvline(MCU_SIZE_LIMIT / 1000, ls=":", c="grey", lw=1, label="100 KB")
     ax.set_xscale("log")
     ax.set_xlabel("int8 .tflite size (KB, log scale)")
     ax.set_ylabel("int8 balanced accuracy (5-fold CV, 95 % CI)")
@@ -77,10 +82,9 @@ def plot(results: dict, path: Path) -> None:
 def markdown(results: dict, compared: dict) -> str:
     rows = []
     for name, r in results.items():
-        fits = r["int8_bytes"] <= SIZE_LIMIT and (r["tflm_arena_bytes"] or 1e12) <= ARENA_LIMIT
         arena = f"{r['tflm_arena_bytes'] / 1000:.0f} KB" if r["tflm_arena_bytes"] else "–"  # export predates TFLM
-        rows.append([name, f"{r['int8_bytes'] / 1000:.0f} KB", arena, r["pad_ops"], f"{r['latency']['median_ms']:.2f}", ci(r["tflite_int8"]), pp(compared.get(name)),
-                     f"{100 * r['int8_agreement']:.1f} %", "yes" if fits else "no"])
+        rows.append([name, f"{r['int8_bytes'] / 1000:.0f} KB", arena, r["pad_ops"], f"{r['int8_latency']['median_ms']:.2f}", ci(r["tflite_int8"]), pp(compared.get(name)),
+                     f"{100 * r['int8_agreement']:.1f} %", "yes" if fits_microcontroller(r) else "no"])
     return markdown_table(["row", "int8 size", "TFLM arena", "PAD ops", "latency, 1 thread (ms)",
                            "int8 balanced acc. (95 % CI)", "− default slim, pp (paired 95 % CI)", "int8 agreement",
                            "≤ 100 KB and ≤ 128 KB arena"], rows)
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mcu_sweep", description=__doc__.splitlines()[0])
     parser.add_argument("--widths", type=float, nargs="+", default=[0.35, 0.5, 0.75])
     parser.add_argument("--sizes", type=int, nargs="+", default=[65, 81, 97])
+    parser.add_argument("--teacher", help="distil each setting from the same fold's export of this row, e.g. "
+                        "slim_mobilenet (the default slim model, at its own input size)")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "real_cv")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -99,12 +105,13 @@ def main(argv: list[str] | None = None) -> None:
     rows = {}
     for width in args.widths:
         for size in args.sizes:
-            spec = setting_row(width, size, cv_args)
+            spec = setting_row(width, size, cv_args, args.teacher)
             rows[spec.name] = real_cv.run_row(spec, cv_args, crops)
     cv = real_cv.summarise(merge_results(args.out / "real_cv.json", rows), REFERENCE)
     real_cv.write_results(args.out, "real_cv", {n: {k: v for k, v in r.items() if k != "predictions"} for n, r in cv.items()},
                           real_cv.markdown(cv))
-    names = [REFERENCE, *rows] if REFERENCE in cv else list(rows)  # the default row, when it has been run
+    names = [REFERENCE] if REFERENCE in cv else []  # the default row, when it has been run
+    names += sorted((n for n in cv if is_setting(cv[n])), key=lambda n: (shape(cv[n]), n))  # this run's and earlier ones
     results = {n: {**{k: v for k, v in cv[n].items() if k != "predictions"}, **footprint(args.work, n)} for n in names}
     compared = cv["_comparison"]["rows"]
     plot(results, REPO / "docs" / "images" / "mcu_sweep.png")

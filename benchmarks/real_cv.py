@@ -29,11 +29,10 @@ from data.duplicates import DEFAULT_MAX_DISTANCE
 from data.prepare import DEFAULT_MARGIN, Dataset, prepare
 from data.prepare.cli import parse_duplicate_distance
 from data.prepare.datasets import parse_source
-from pipeline.latency import latency_ms
 
 from .cv_pool import across_splits, compare_rows, markdown, pool
 from .cv_rows import RIDERS, FoldRunner, RowSpec, folds_suffix, parse_settings, reference_row
-from .report import REPO, RESULTS, merge_results, relative, write_results
+from .report import REPO, RESULTS, export_footprint, merge_results, relative, write_results
 
 PREDICTIONS_FILE = "predictions.json"
 
@@ -57,22 +56,10 @@ def prepare_folds(args: argparse.Namespace) -> dict[int, Path]:
     return crops
 
 
-def export_footprint(fold: dict) -> dict:
-    """int8 size, Edge TPU mapping, TFLM arena and 1-thread LiteRT latency of one fold's export (the same for
-    every fold of a row; the latency is measured now, so run the benchmark on an otherwise idle machine)."""
-    export = REPO / fold["export_dir"]
-    edgetpu = json.loads((export / "edgetpu.json").read_text())
-    tflm = json.loads((export / "manifest.json").read_text()).get("tflm") or {}
-    return {"int8_bytes": (export / "model_int8.tflite").stat().st_size, "ops": edgetpu["num_ops"],
-            "edgetpu_mapped_ops": round(edgetpu["tpu_share"] * edgetpu["num_ops"]),
-            "edgetpu_compatible": edgetpu["compatible"], "tflm_arena_bytes": tflm.get("tensor_arena_bytes"),
-            "int8_latency": latency_ms(export / "model_int8.tflite")}
-
-
 def run_row(spec: RowSpec, args: argparse.Namespace, crops: dict[int, Path]) -> dict:
     runner = FoldRunner(spec, args.work, args.synthetic_runs)
-    folds = [runner.run(k, crops[k]) for k in args.fold_ids]
-    pooled = {"settings": spec.settings(), **pool(folds), "export_footprint": export_footprint(folds[0])}
+    folds = [runner.run(k, crops[k], getattr(args, "reexport", False)) for k in args.fold_ids]
+    pooled = {"settings": spec.settings(), **pool(folds), "export_footprint": export_footprint(REPO / folds[0]["export_dir"])}
     path = args.work / spec.name / PREDICTIONS_FILE
     path.write_text(json.dumps(pooled["predictions"]) + "\n")
     pooled["predictions_file"] = relative(path)
@@ -121,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reference", default="slim_mobilenet",
                         help="every row is compared with this model's default row on the same folds")
     parser.add_argument("--report-only", action="store_true", help="only re-pool and re-compare the rows on disk")
+    parser.add_argument("--reexport", action="store_true",
+                        help="export finished folds again from their checkpoints (after a change to the export)")
     return parser
 
 

@@ -9,6 +9,7 @@ from typing import Sequence
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 ARTIFACT_ORDER = ("pytorch", "onnx", "saved_model", "tflite_float32", "tflite_int8", "tflite_int8_ref", "tflm")
+MCU_SIZE_LIMIT, MCU_ARENA_LIMIT = 100_000, 128_000  # bytes: the microcontroller-sized target (issue 19)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -34,6 +35,26 @@ def write_results(out: Path, name: str, results: dict, table: str) -> None:
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(out / f"{name}{suffix}")
     print(table)
+
+
+def export_footprint(export: Path, latency: bool = True) -> dict:
+    """What an export costs on a device: int8 bytes, op count, explicit PAD ops, Edge TPU mapping, TFLM arena
+    (None for an export made before the TFLM check) and, with ``latency``, the int8 model's 1-thread LiteRT
+    latency measured now (run on an otherwise idle machine)."""
+    from pipeline.latency import latency_ms
+
+    edgetpu = json.loads((export / "edgetpu.json").read_text())
+    ops = [op["op"] for op in edgetpu["ops"]]
+    tflm = json.loads((export / "manifest.json").read_text()).get("tflm") or {}
+    return {"int8_bytes": (export / "model_int8.tflite").stat().st_size, "ops": len(ops), "pad_ops": ops.count("PAD"),
+            "edgetpu_mapped_ops": edgetpu["tpu_ops"],
+            "edgetpu_compatible": edgetpu["compatible"], "tflm_arena_bytes": tflm.get("tensor_arena_bytes"),
+            **({"int8_latency": latency_ms(export / "model_int8.tflite")} if latency else {})}
+
+
+def fits_microcontroller(footprint: dict) -> bool:
+    arena = footprint["tflm_arena_bytes"]
+    return footprint["int8_bytes"] <= MCU_SIZE_LIMIT and arena is not None and arena <= MCU_ARENA_LIMIT
 
 
 def relative(path: str | Path) -> str:

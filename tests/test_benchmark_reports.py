@@ -38,3 +38,28 @@ def test_mcu_footprint_checkpoints_load_as_the_setting_they_name(tmp_path):
     too_big = {**fits, "tflm_arena_bytes": 130_000}
     lines = table({"a": fits, "b": too_big}).splitlines()
     assert lines[2].endswith("| yes |") and lines[3].endswith("| no |")
+
+
+def test_export_footprint_reads_what_the_export_measured(tiny_export):
+    from benchmarks.report import export_footprint, fits_microcontroller
+
+    footprint = export_footprint(tiny_export.out, latency=False)
+    assert footprint["int8_bytes"] == (tiny_export.out / "model_int8.tflite").stat().st_size
+    assert footprint["tflm_arena_bytes"] == tiny_export.parity["tflm"]["tensor_arena_bytes"] > 0
+    assert footprint["edgetpu_mapped_ops"] == footprint["ops"] == tiny_export.edgetpu["num_ops"]
+    assert footprint["pad_ops"] == 4  # 96 px: onnx2tf pads explicitly before each of the 4 stride-2 convolutions
+    assert "int8_latency" not in footprint and not fits_microcontroller(footprint)  # 232 KB / 341 KB
+
+
+def test_the_sweep_table_finds_its_settings_among_the_cross_validated_rows():
+    from benchmarks.cv_rows import RowSpec
+    from benchmarks.mcu_sweep import is_setting, setting_row, shape
+    from benchmarks.real_cv import build_parser
+
+    cv_args = build_parser().parse_args([])
+    distilled = setting_row(0.35, 65, cv_args, teacher="slim_mobilenet")
+    assert distilled.name == "slim_mobilenet_distilled_slim_mobilenet_w0.35_s65"
+    assert shape({"settings": distilled.settings()}) == (0.35, 65)
+    assert is_setting({"settings": setting_row(0.5, 81, cv_args).settings()})
+    assert not is_setting({"settings": RowSpec("slim_mobilenet").settings()})
+    assert not is_setting({"settings": RowSpec("mobilenet_v2", overrides=distilled.overrides).settings()})

@@ -2,15 +2,12 @@
 int8 kernel sets, TFLM, Edge TPU, manifest), and the CLIs around it."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, network_blocked
+from conftest import network_blocked
 from data.errors import EXIT_BAD_INPUT
 from data.preprocessing import PreprocessSpec
 from export.artifacts import OutputExistsError
@@ -190,35 +187,34 @@ def test_failure_mid_export_leaves_nothing_behind(tiny_checkpoint, tmp_path, mon
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.slow  # starts the CLI twice (TensorFlow's import alone takes seconds)
-@pytest.mark.parametrize("invocation,content,match", [(["export/to_tflite.py"], None, "not found"),
-                                                      (["-m", "export.to_tflite"], b"garbage", "cannot read")])
-def test_bad_checkpoint_exits_with_a_clear_message(tmp_path, invocation, content, match):
+@pytest.mark.parametrize("content,match", [(None, "not found"), (b"garbage", "cannot read")])
+def test_bad_checkpoint_exits_with_a_clear_message(tmp_path, capsys, content, match):
     ckpt = tmp_path / "model.ckpt"
     if content is not None:
         ckpt.write_bytes(content)
-    out = subprocess.run([sys.executable, *invocation, "--ckpt", str(ckpt), "--out", str(tmp_path / "o")],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert out.returncode == EXIT_BAD_INPUT
-    assert match in out.stderr and "Traceback" not in out.stderr
-    assert [line for line in out.stderr.splitlines() if line.startswith("error:")] == [out.stderr.strip()]
+    assert export_main(["--ckpt", str(ckpt), "--out", str(tmp_path / "o")]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip()]
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
-def test_parity_cli_on_an_export(tiny_export, tmp_path):
+def test_parity_cli_on_an_export(tiny_export, tmp_path, capsys):
+    from export.parity import main as parity_main
+
     report_path = tmp_path / "parity.json"
     # 16 images of the barely trained tiny model: one flip near its decision boundary costs 6 pp of agreement
-    out = subprocess.run([sys.executable, "-m", "export.parity", "--artifacts", str(tiny_export.out),
-                          "--limit", "16", "--out", str(report_path),
-                          "--min-int8-agreement", "0.8"], cwd=REPO, capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert out.returncode == 0, out.stderr[-2000:]
+    code = parity_main(["--artifacts", str(tiny_export.out), "--limit", "16", "--out", str(report_path),
+                        "--min-int8-agreement", "0.8"])
+    out = capsys.readouterr()
+    assert code == 0, out.err[-2000:]
     report = json.loads(report_path.read_text())
     assert report["images"] == 16
     assert list(report["artifacts"]) == list(PARITY_ROWS)
     assert report["tflm"]["vs_litert_reference"]["bit_exact"] is True
     assert report["tflm"]["tensor_arena_bytes"] == tiny_export.parity["tflm"]["tensor_arena_bytes"]
-    assert "tflite_int8_ref" in out.stdout and "target bit-exact: met" in out.stdout
+    assert "tflite_int8_ref" in out.out and "target bit-exact: met" in out.out
 
 
 @pytest.mark.slow
@@ -250,14 +246,16 @@ def test_predict_reads_labels_from_beside_the_model(tiny_export, tmp_path):
 
 
 @pytest.mark.slow
-def test_predict_cli_json_and_missing_edgetpu_runtime(tiny_export, tmp_path):
+def test_predict_cli_json_and_missing_edgetpu_runtime(tiny_export, tmp_path, capsys):
+    from export.predict import main as predict_main
+
     image = tmp_path / "a.png"
     Image.fromarray(np.zeros((128, 128, 3), np.uint8)).save(image)
     model = str(ExportDir(tiny_export.out).int8)
-    out = subprocess.run([sys.executable, "-m", "export.predict", "--model", model, str(image), "--json"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads(out.stdout.strip().splitlines()[-1])["label"] in ("helmet", "no_helmet")
-    tpu = subprocess.run([sys.executable, "-m", "export.predict", "--model", model, str(image), "--edgetpu"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert tpu.returncode == EXIT_BAD_INPUT and "Edge TPU delegate" in tpu.stderr and "Traceback" not in tpu.stderr
+    code = predict_main(["--model", model, str(image), "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err[-2000:]
+    assert json.loads(out.out.strip().splitlines()[-1])["label"] in ("helmet", "no_helmet")
+    assert predict_main(["--model", model, str(image), "--edgetpu"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert "Edge TPU delegate" in err and "Traceback" not in err

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import copy
 import errno
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO
 from data.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, CheckFailed, ConfigError
 from export.cli import run_cli
 from export.inputs import DEFAULT_MIN_INT8_AGREEMENT
@@ -71,19 +67,20 @@ def test_an_unmappable_model_fails_the_edge_tpu_check(tiny_export):
 
 
 @pytest.mark.slow
-def test_badly_calibrated_int8_fails_the_parity_cli_with_exit_1(tiny_export, tmp_path):
+def test_badly_calibrated_int8_fails_the_parity_cli_with_exit_1(tiny_export, tmp_path, capsys):
     """Calibrating on near-black images (wrong data) squeezes the activation ranges: the default bound flags it."""
+    from export.parity import main as parity_main
     from export.tflite_convert import convert_int8
 
     broken = ExportDir(tmp_path / "export")
     shutil.copytree(tiny_export.out, broken.root)
     size = tiny_export.manifest["preprocess"]["input_size"]
     convert_int8(broken.saved_model, broken.int8, np.full((20, size, size, 3), 0.02, np.float32))
-    out = subprocess.run([sys.executable, "-m", "export.parity", "--artifacts", str(broken.root), "--limit", "64"],
-                         cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert out.returncode == EXIT_CHECK_FAILED, out.stderr[-2000:]
-    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "below --min-int8-agreement 0.95" in errors[0] and "Traceback" not in out.stderr
+    code = parity_main(["--artifacts", str(broken.root), "--limit", "64"])
+    err = capsys.readouterr().err
+    assert code == EXIT_CHECK_FAILED, err[-2000:]
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "below --min-int8-agreement 0.95" in errors[0] and "Traceback" not in err
     assert "tflm agrees with PyTorch" in errors[0]  # the microcontroller's row is judged too
     assert broken.parity.is_file()  # the measurements are written even when a check fails
 

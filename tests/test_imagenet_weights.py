@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 from torchvision.models import mobilenet_v2
@@ -74,12 +70,13 @@ def test_a_trained_checkpoint_never_asks_for_the_imagenet_file_again(torch_home,
         assert torch.equal(loaded.model(x), trained.eval()(x))
 
 
-def test_fit_offline_without_the_file_exits_2_with_one_line(tmp_path):
-    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch"), "OMP_NUM_THREADS": "1",
-           "https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}  # a closed port: offline
-    out = subprocess.run([sys.executable, "-m", "lightning_modules.fit", "--config", "configs/mobilenet_v2.yaml",
-                          "--model.arch_kwargs.weights=IMAGENET1K_V2", f"--trainer.logger.init_args.save_dir={tmp_path}"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 2, out.stderr[-2000:]
-    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and CACHED_FILE in errors[0] and "Traceback" not in out.stderr
+def test_fit_offline_without_the_file_exits_2_with_one_line(torch_home, tmp_path, capsys):
+    from lightning_modules.fit import main as fit_main
+
+    with network_blocked(), pytest.raises(SystemExit) as stopped:
+        fit_main(["--config", str(REPO / "configs" / "mobilenet_v2.yaml"), "--model.arch_kwargs.weights=IMAGENET1K_V2",
+                  f"--trainer.logger.init_args.save_dir={tmp_path}"])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2, err[-2000:]
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and CACHED_FILE in errors[0] and "Traceback" not in err
