@@ -38,11 +38,19 @@ def test_an_installed_console_script_runs():
     assert out.returncode == 0 and "usage:" in out.stdout
 
 
-@pytest.mark.parametrize("form", [["export/to_tflite.py"], ["-m", "lightning_modules.fit"]], ids=" ".join)
-def test_the_documented_python_forms_answer_help(form):
-    out = run([sys.executable, *form, "--help"])
+def test_the_documented_export_form_answers_help():
+    out = run([sys.executable, "export/to_tflite.py", "--help"])
     assert out.returncode == 0, out.stderr[-2000:]
     assert "usage:" in out.stdout
+
+
+def test_the_documented_fit_form_answers_help_without_importing_tensorflow():
+    """TensorBoard would load TensorFlow into every training process (seconds, half a gigabyte) if let."""
+    out = run([sys.executable, "-X", "importtime", "-m", "lightning_modules.fit", "--help"])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "usage:" in out.stdout
+    imported = [line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")]
+    assert "torch" in imported and "tensorflow" not in imported
 
 
 def test_usage_errors_exit_2_with_one_line():
