@@ -22,7 +22,7 @@ from pathlib import Path
 from . import real_cv
 from .cv_pool import ci, pp
 from .cv_rows import RowSpec
-from .report import (MCU_SIZE_LIMIT, REPO, RESULTS, export_footprint, fits_microcontroller, markdown_table,
+from .report import (MCU_ARENA_LIMIT, MCU_SIZE_LIMIT, REPO, RESULTS, export_footprint, fits_microcontroller, markdown_table,
                      merge_results, write_results)
 
 REFERENCE = "slim_mobilenet"
@@ -54,25 +54,30 @@ def footprint(work: Path, row: str) -> dict:
 
 
 def plot(results: dict, path: Path) -> None:
+    """int8 balanced accuracy against int8 file size and against TFLM arena, one marker per setting."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for name, r in results.items():
-        acc = r["tflite_int8"]
-        lo, hi = acc["ci"]
-        ax.errorbar(r["int8_bytes"] / 1000, acc["balanced_accuracy"], yerr=[[acc["balanced_accuracy"] - lo], [hi - acc["balanced_accuracy"]]],
-                    fmt="o", capsize=3, label=name.removeprefix("slim_mobilenet_") or "default (w1, 96 px)")
-    if REFERENCE in results:
-        reference = results[REFERENCE]["tflite_int8"]["balanced_accuracy"]
-        ax.axhline(reference - 0.01, ls="--", c="grey", lw=1, label="default − 1 pp")
-    ax.axvline(MCU_SIZE_LIMIT / 1000, ls=":", c="grey", lw=1, label="100 KB")
-    ax.set_xscale("log")
-    ax.set_xlabel("int8 .tflite size (KB, log scale)")
-    ax.set_ylabel("int8 balanced accuracy (5-fold CV, 95 % CI)")
-    ax.legend(fontsize=7, ncol=2)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
+    for ax, key, limit, what in ((axes[0], "int8_bytes", MCU_SIZE_LIMIT, "int8 .tflite size"),
+                                 (axes[1], "tflm_arena_bytes", MCU_ARENA_LIMIT, "TFLM tensor arena (64-bit host)")):
+        for i, (name, r) in enumerate(results.items()):
+            acc = r["tflite_int8"]
+            err = [[acc["balanced_accuracy"] - acc["ci"][0]], [acc["ci"][1] - acc["balanced_accuracy"]]]
+            ax.errorbar(r[key] / 1000, acc["balanced_accuracy"], yerr=err, fmt="os^vDP*X"[i % 8], capsize=3,
+                        label=name.removeprefix("slim_mobilenet_") if name != REFERENCE else "default (w1, 96 px)")
+        if REFERENCE in results:
+            ax.axhline(results[REFERENCE]["tflite_int8"]["balanced_accuracy"] - 0.01, ls="--", c="grey", lw=1,
+                       label="default − 1 pp")
+        ax.axvline(limit / 1000, ls=":", c="grey", lw=1, label=f"{limit / 1000:.0f} KB budget")
+        ax.set_xscale("log")
+        ax.set_xticks([50, 100, 200, 400], ["50", "100", "200", "400"])
+        ax.minorticks_off()
+        ax.set_xlabel(f"{what} (KB, log scale)")
+    axes[0].set_ylabel("int8 balanced accuracy (5-fold CV, 95 % CI)")
+    axes[1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
