@@ -72,15 +72,18 @@ def heads(row: dict) -> list[str]:
 
 def compare_rows(results: dict, reference_of: Callable[[dict], str]) -> dict:
     """int8 balanced accuracy of every row minus its reference row (``reference_of(settings)``), paired on the
-    same heads. A row whose reference is absent or scored other heads is listed under ``not_paired``."""
+    same heads: all of them, or the row's own when it ran only some folds (``--only-folds``). A row whose
+    reference is absent or did not score its heads is listed under ``not_paired``."""
     by_reference: dict[str, list[str]] = {}
-    not_paired = []
+    subsets, not_paired = [], []
     for name, row in rows_of(results):
         ref = reference_of(row["settings"])
         if name == ref:
             continue
         if ref in results and heads(results[ref]) == heads(row):
             by_reference.setdefault(ref, []).append(name)
+        elif ref in results and set(heads(row)) < set(heads(results[ref])):
+            subsets.append((name, ref))
         else:
             not_paired.append(name)
     compared = {}
@@ -89,6 +92,11 @@ def compare_rows(results: dict, reference_of: Callable[[dict], str]) -> dict:
         stats = cluster_bootstrap(first["labels"], first["groups"],
                                   {n: results[n]["predictions"]["tflite_int8"] for n in [ref, *names]})
         compared.update({n: {"reference": ref, **stats[n][f"minus_{ref}"]} for n in names})
+    for name, ref in subsets:
+        own, position = results[name]["predictions"], {c: i for i, c in enumerate(heads(results[ref]))}
+        reference_int8 = [results[ref]["predictions"]["tflite_int8"][position[c]] for c in own["crops"]]
+        stats = cluster_bootstrap(own["labels"], own["groups"], {ref: reference_int8, name: own["tflite_int8"]})
+        compared[name] = {"reference": ref, "heads": len(own["crops"]), **stats[name][f"minus_{ref}"]}
     return {"rows": compared, "not_paired": not_paired}
 
 

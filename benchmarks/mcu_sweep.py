@@ -88,9 +88,9 @@ def markdown(results: dict, compared: dict) -> str:
     rows = []
     for name, r in results.items():
         arena = f"{r['tflm_arena_bytes'] / 1000:.0f} KB" if r["tflm_arena_bytes"] else "–"  # export predates TFLM
-        rows.append([name, f"{r['int8_bytes'] / 1000:.0f} KB", arena, r["pad_ops"], f"{r['int8_latency']['median_ms']:.2f}", ci(r["tflite_int8"]), pp(compared.get(name)),
+        rows.append([name, len(r["folds"]), f"{r['int8_bytes'] / 1000:.0f} KB", arena, r["pad_ops"], f"{r['int8_latency']['median_ms']:.2f}", ci(r["tflite_int8"]), pp(compared.get(name)),
                      f"{100 * r['int8_agreement']:.1f} %", "yes" if fits_microcontroller(r) else "no"])
-    return markdown_table(["row", "int8 size", "TFLM arena", "PAD ops", "latency, 1 thread (ms)",
+    return markdown_table(["row", "folds", "int8 size", "TFLM arena", "PAD ops", "latency, 1 thread (ms)",
                            "int8 balanced acc. (95 % CI)", "− default slim, pp (paired 95 % CI)", "int8 agreement",
                            "≤ 100 KB and ≤ 128 KB arena"], rows)
 

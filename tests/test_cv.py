@@ -49,12 +49,17 @@ def test_every_row_is_compared_with_the_reference_model_on_its_own_folds_and_hea
         row(RowSpec("slim_mobilenet", split_seed=1), split1, perfect[::-1]),
         row(RowSpec("slim_mobilenet", teacher="slim_mobilenet", split_seed=1), split1, one_error[::-1]),
         row(RowSpec("mobilenet_v2", duplicate_distance=None), split0, perfect),        # no slim row on its folds
-        row(RowSpec("mobilenet_v2", label="other_heads"), split0, perfect, crops[::-1]),
+        row(RowSpec("mobilenet_v2", label="other_heads"), split0, perfect, [f"other/{i}.png" for i in range(6)]),
+        row(RowSpec("slim_mobilenet", label="four_folds"), {k: v[:4] for k, v in split0.items()}, perfect[:4]),
     ])
     comparison = compare_rows(results, lambda s: reference_row("slim_mobilenet", s))
     rows = comparison["rows"]
     assert set(rows) == {"slim_mobilenet_distilled_slim_mobilenet", "slim_mobilenet_plus_hardhat",
-                         "slim_mobilenet_margin0.5", "slim_mobilenet_distilled_slim_mobilenet_split1"}
+                         "slim_mobilenet_margin0.5", "slim_mobilenet_distilled_slim_mobilenet_split1",
+                         "slim_mobilenet_four_folds"}
+    # a row that ran some folds is paired on its own heads: the reference's one error (head 0) is among them
+    assert rows["slim_mobilenet_four_folds"]["heads"] == 4
+    assert rows["slim_mobilenet_four_folds"]["value"] == pytest.approx(1 - (1 / 2 + 1) / 2)
     assert rows["slim_mobilenet_plus_hardhat"]["reference"] == "slim_mobilenet"  # a second source: same rider heads
     assert rows["slim_mobilenet_distilled_slim_mobilenet"]["value"] == pytest.approx(1 - (2 / 3 + 1) / 2)
     assert rows["slim_mobilenet_margin0.5"]["reference"] == "slim_mobilenet"
