@@ -9,7 +9,7 @@ the same shape; ``--teacher``: distilled from that row's fold exports), paired w
 (``slim_mobilenet``, width 1 at 96 px) on the same heads. The table lists every setting cross-validated so far.
 Odd input sizes keep every stride-2 convolution's padding symmetric, so onnx2tf needs no explicit PAD op
 before it (whose output the arena would hold beside the convolution's). Size, arena (TFLM, bisected, 64-bit
-host) and latency (LiteRT, 1 thread) come from fold 0's export: they do not depend on the fold. Writes
+host) and latency (LiteRT, 1 thread) are real_cv's measurement of the row's first fold export. Writes
 benchmarks/results/mcu_sweep.json and .md and docs/images/mcu_sweep.png.
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 from . import real_cv
 from .cv_pool import ci, pp
 from .cv_rows import RowSpec
-from .report import (MCU_ARENA_LIMIT, MCU_SIZE_LIMIT, REPO, RESULTS, export_footprint, fits_microcontroller, markdown_table,
-                     merge_results, write_results)
+from .report import (MCU_ARENA_LIMIT, MCU_SIZE_LIMIT, REPO, RESULTS, fits_microcontroller, markdown_table, merge_results,
+                     write_results)
 
 REFERENCE = "slim_mobilenet"
 
@@ -46,10 +46,12 @@ def is_setting(row: dict) -> bool:
     return shape(row) is not None and row["settings"].get("model") == "slim_mobilenet"
 
 
-def footprint(work: Path, row: str) -> dict:
-    """The setting's export footprint (fold 0's export: it does not depend on the fold) and parameter count."""
-    fold = json.loads((work / row / "fold0" / "fold.json").read_text())
-    return {**export_footprint(work / row / "fold0" / "export"),
+def footprint(work: Path, row: str, cv_row: dict) -> dict:
+    """The setting's export footprint as real_cv measured it (its first fold's export: it does not depend on the
+    fold), and its parameter count."""
+    first = min(cv_row["folds"])
+    fold = json.loads((work / row / f"fold{first}" / "fold.json").read_text())
+    return {**cv_row["export_footprint"],
             "parameters": json.loads((REPO / fold["run_dir"] / "metrics.json").read_text())["parameters"]}
 
 
@@ -64,6 +66,8 @@ def plot(results: dict, path: Path) -> None:
     for ax, key, limit, what in ((axes[0], "int8_bytes", MCU_SIZE_LIMIT, "int8 .tflite size"),
                                  (axes[1], "tflm_arena_bytes", MCU_ARENA_LIMIT, "TFLM tensor arena (64-bit host)")):
         for i, (name, r) in enumerate(results.items()):
+            if r[key] is None:  # an export made before the TFLM check
+                continue
             acc = r["tflite_int8"]
             err = [[acc["balanced_accuracy"] - acc["ci"][0]], [acc["ci"][1] - acc["balanced_accuracy"]]]
             ax.errorbar(r[key] / 1000, acc["balanced_accuracy"], yerr=err, fmt="os^vDP*X"[i % 8], capsize=3,
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
                           real_cv.markdown(cv))
     names = [REFERENCE] if REFERENCE in cv else []  # the default row, when it has been run
     names += sorted((n for n in cv if is_setting(cv[n])), key=lambda n: (shape(cv[n]), n))  # this run's and earlier ones
-    results = {n: {**{k: v for k, v in cv[n].items() if k != "predictions"}, **footprint(args.work, n)} for n in names}
+    results = {n: {**{k: v for k, v in cv[n].items() if k != "predictions"}, **footprint(args.work, n, cv[n])} for n in names}
     compared = cv["_comparison"]["rows"]
     plot(results, REPO / "docs" / "images" / "mcu_sweep.png")
     write_results(args.out, "mcu_sweep", results, markdown(results, compared))

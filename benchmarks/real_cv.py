@@ -58,7 +58,7 @@ def prepare_folds(args: argparse.Namespace) -> dict[int, Path]:
 
 def run_row(spec: RowSpec, args: argparse.Namespace, crops: dict[int, Path]) -> dict:
     runner = FoldRunner(spec, args.work, args.synthetic_runs)
-    folds = [runner.run(k, crops[k], getattr(args, "reexport", False)) for k in args.fold_ids]
+    folds = [runner.run(k, crops[k], args.reexport) for k in args.fold_ids]
     pooled = {"settings": spec.settings(), **pool(folds), "export_footprint": export_footprint(REPO / folds[0]["export_dir"])}
     path = args.work / spec.name / PREDICTIONS_FILE
     path.write_text(json.dumps(pooled["predictions"]) + "\n")
