@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def synthetic_checkpoint(arch: str, runs: Path, shape: dict | None = None) -> Pa
     ``runs/<name>`` or trained there. ``shape`` ({"arch_kwargs": ..., "image_size": ...}) changes the
     network's width or input size: the synthetic run must have the same shape as the real one it starts."""
     shape = {k: v for k, v in (shape or {}).items() if v}
-    name = arch + "".join(f"_{k}{v}" for k, v in sorted(_flat(shape).items()))
+    name = arch + "".join(f"_{k}{_slug(v)}" for k, v in sorted(_flat(shape).items()))
     found = sorted((runs / name).glob("version_*/metrics.json"))
     if found:
         return Path(json.loads(found[-1].read_text())["best_checkpoint"])
@@ -107,6 +108,11 @@ def synthetic_checkpoint(arch: str, runs: Path, shape: dict | None = None) -> Pa
         overrides["data"]["image_size"] = shape["image_size"]
     _, best, _ = train(Training(configs=[REPO / "configs" / f"{arch}.yaml"], overrides=overrides), runs)
     return best
+
+
+def _slug(value) -> str:
+    """A value as part of a directory name: a block table [[1, 16, 1, 1], ...] becomes 1-16-1-1-..."""
+    return re.sub(r"[^\w.]+", "-", str(value)).strip("-") if isinstance(value, (list, tuple)) else str(value)
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

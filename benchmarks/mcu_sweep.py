@@ -6,7 +6,8 @@ file size, TensorFlow Lite for Microcontrollers arena and latency.
 Every setting is a row of benchmarks.real_cv (``slim_mobilenet_w<width>_s<size>``: the default slim recipe
 with ``model.arch_kwargs.width_mult`` and ``data.image_size`` changed, started from its own synthetic run of
 the same shape; ``--teacher``: distilled from that row's fold exports), paired with the default slim row
-(``slim_mobilenet``, width 1 at 96 px) on the same heads. The table lists every setting cross-validated so far.
+(``slim_mobilenet``, width 1 at 96 px) on the same heads. The table lists every setting cross-validated so far,
+including a real_cv row that changes the input size and the block table (``--set model.arch_kwargs.blocks=...``).
 Odd input sizes keep every stride-2 convolution's padding symmetric, so onnx2tf needs no explicit PAD op
 before it (whose output the arena would hold beside the convolution's). Size, arena (TFLM, bisected, 64-bit
 host) and latency (LiteRT, 1 thread) are real_cv's measurement of the row's first fold export. Writes
@@ -35,11 +36,12 @@ def setting_row(width: float, size: int, cv_args: argparse.Namespace, teacher: s
 
 
 def shape(row: dict) -> tuple[float, int] | None:
-    """(width, input size) of a sweep row of real_cv.json, from its settings; None for any other row."""
+    """(width, input size) of a sweep row of real_cv.json, from its settings: any row that changes the input size,
+    whether it changes the width or the network's block table (``--set model.arch_kwargs.blocks=...``); None for
+    any other row."""
     overrides = row.get("settings", {}).get("overrides", {}) if isinstance(row, dict) else {}
-    width = overrides.get("model", {}).get("arch_kwargs", {}).get("width_mult")
     size = overrides.get("data", {}).get("image_size")
-    return (width, size) if width is not None and size is not None else None
+    return (overrides.get("model", {}).get("arch_kwargs", {}).get("width_mult", 1.0), size) if size is not None else None
 
 
 def is_setting(row: dict) -> bool:
@@ -92,9 +94,10 @@ def markdown(results: dict, compared: dict) -> str:
     rows = []
     for name, r in results.items():
         arena = f"{r['tflm_arena_bytes'] / 1000:.0f} KB" if r["tflm_arena_bytes"] else "–"  # export predates TFLM
-        rows.append([name, len(r["folds"]), f"{r['int8_bytes'] / 1000:.0f} KB", arena, r["pad_ops"], f"{r['int8_latency']['median_ms']:.2f}", ci(r["tflite_int8"]), pp(compared.get(name)),
+        rows.append([name, len(r["folds"]), f"{r['parameters'] / 1000:.0f} k", f"{r['int8_bytes'] / 1000:.0f} KB", arena,
+                     r["pad_ops"], f"{r['int8_latency']['median_ms']:.2f}", ci(r["tflite_int8"]), pp(compared.get(name)),
                      f"{100 * r['int8_agreement']:.1f} %", "yes" if fits_microcontroller(r) else "no"])
-    return markdown_table(["row", "folds", "int8 size", "TFLM arena", "PAD ops", "latency, 1 thread (ms)",
+    return markdown_table(["row", "folds", "parameters", "int8 size", "TFLM arena", "PAD ops", "latency, 1 thread (ms)",
                            "int8 balanced acc. (95 % CI)", "− default slim, pp (paired 95 % CI)", "int8 agreement",
                            "≤ 100 KB and ≤ 128 KB arena"], rows)
 

@@ -61,5 +61,8 @@ def test_the_sweep_table_finds_its_settings_among_the_cross_validated_rows():
     assert distilled.name == "slim_mobilenet_distilled_slim_mobilenet_w0.35_s65"
     assert shape({"settings": distilled.settings()}) == (0.35, 65)
     assert is_setting({"settings": setting_row(0.5, 81, cv_args).settings()})
+    early_wide = RowSpec("slim_mobilenet", label="early_wide_s65", overrides={
+        "model": {"arch_kwargs": {"blocks": [[1, 16, 1, 1], [4, 48, 1, 2]], "last_channels": 128}}, "data": {"image_size": 65}})
+    assert shape({"settings": early_wide.settings()}) == (1.0, 65) and is_setting({"settings": early_wide.settings()})
     assert not is_setting({"settings": RowSpec("slim_mobilenet").settings()})
     assert not is_setting({"settings": RowSpec("mobilenet_v2", overrides=distilled.overrides).settings()})
