@@ -12,6 +12,7 @@ here: ``benchmarks.mcu_sweep`` cross-validates the settings worth training. Writ
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 
 import torch
@@ -23,6 +24,7 @@ from lightning_modules.models import build_model, count_parameters
 
 from .report import REPO, RESULTS, export_footprint, fits_microcontroller, markdown_table, write_results
 
+EXPORT_CODE_FILE = "export_code.sha256"
 COUNTS = {"train": 32, "val": 8, "test": 16}  # synthetic images: calibration and parity only
 
 
@@ -40,13 +42,26 @@ def untrained_checkpoint(width: float, size: int, path: Path) -> Path:
                             path).save(path)
 
 
+def export_code_version() -> str:
+    """A hash of the export package's source: an export made by other export code is made again."""
+    sources = sorted((REPO / "export").rglob("*.py"))
+    return hashlib.sha256(b"".join(p.relative_to(REPO).as_posix().encode() + p.read_bytes() for p in sources)).hexdigest()
+
+
+def made_by_todays_export(export: Path) -> bool:
+    stamp = export / EXPORT_CODE_FILE
+    return (export / "manifest.json").is_file() and stamp.is_file() and stamp.read_text() == export_code_version()
+
+
 def footprint(width: float, size: int, work: Path) -> dict:
-    """One setting's numbers; an export already in ``work`` (made by this function: seeded, so the same) is reused."""
+    """One setting's numbers; an export already in ``work`` (made by this function: seeded, so the same) is reused
+    when today's export code made it."""
     name = f"w{width:g}_s{size}"
     export = work / name
-    if not (export / "manifest.json").is_file():
+    if not made_by_todays_export(export):
         export_checkpoint(untrained_checkpoint(width, size, work / f"{name}.ckpt"), export,
                           calib_samples=COUNTS["train"], force=True, min_int8_agreement=0.0)
+        (export / EXPORT_CODE_FILE).write_text(export_code_version())
     return {"width_mult": width, "input_size": size,
             "parameters": count_parameters(build_model("slim_mobilenet", width_mult=width)),
             **export_footprint(export, latency=False)}

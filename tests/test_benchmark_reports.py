@@ -26,6 +26,19 @@ def test_pipeline_tables_show_every_runtime_and_the_checks(tiny_pipeline):
     assert gradcam.count("\n") == 2 and "| slim_mobilenet | 16 | 6×6 |" in gradcam
 
 
+def test_mcu_footprint_reuses_only_an_export_made_by_todays_export_code(tmp_path):
+    from benchmarks.mcu_footprint import EXPORT_CODE_FILE, export_code_version, made_by_todays_export
+
+    (tmp_path / "manifest.json").write_text("{}")
+    assert not made_by_todays_export(tmp_path)  # no stamp: made before stamps, or crashed before it
+    (tmp_path / EXPORT_CODE_FILE).write_text("0" * 64)
+    assert not made_by_todays_export(tmp_path)  # other export code
+    (tmp_path / EXPORT_CODE_FILE).write_text(export_code_version())
+    assert made_by_todays_export(tmp_path)
+    (tmp_path / "manifest.json").unlink()
+    assert not made_by_todays_export(tmp_path)
+
+
 def test_mcu_footprint_checkpoints_load_as_the_setting_they_name(tmp_path):
     from benchmarks.mcu_footprint import table, untrained_checkpoint
     from lightning_modules.checkpoint import load_classifier
