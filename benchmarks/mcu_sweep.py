@@ -9,9 +9,10 @@ the same shape; ``--teacher``: distilled from that row's fold exports), paired w
 (``slim_mobilenet``, width 1 at 96 px) on the same heads. The table lists every setting cross-validated so far,
 including a real_cv row that changes the input size and the block table (``--set model.arch_kwargs.blocks=...``).
 Odd input sizes keep every stride-2 convolution's padding symmetric, so onnx2tf needs no explicit PAD op
-before it (whose output the arena would hold beside the convolution's). Size, arena (TFLM, bisected, 64-bit
-host) and latency (LiteRT, 1 thread) are real_cv's measurement of the row's first fold export. Writes
-benchmarks/results/mcu_sweep.json and .md and docs/images/mcu_sweep.png.
+before it (whose output the arena would hold beside the convolution's). Size (and how much of it is
+quantization parameters) and arena (TFLM, bisected on this 64-bit host by the export) are read from the row's
+first fold export; latency (LiteRT, 1 thread) is real_cv's one timing of that export. Writes
+benchmarks/results/mcu_sweep.json and .md and docs/images/mcu_sweep.png (with ``--out``: all three there).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pathlib import Path
 from . import real_cv
 from .cv_pool import ci, pp
 from .cv_rows import RowSpec
-from .report import (MCU_ARENA_LIMIT, MCU_SIZE_LIMIT, REPO, RESULTS, fits_microcontroller, markdown_table, merge_results,
-                     write_results)
+from .report import (MCU_ARENA_LIMIT, MCU_SIZE_LIMIT, REPO, RESULTS, export_footprint, fits_microcontroller, markdown_table,
+                     merge_results, write_results)
 
 REFERENCE = "slim_mobilenet"
 
@@ -49,11 +50,12 @@ def is_setting(row: dict) -> bool:
 
 
 def footprint(work: Path, row: str, cv_row: dict) -> dict:
-    """The setting's export footprint as real_cv measured it (its first fold's export: it does not depend on the
-    fold), and its parameter count."""
+    """The setting's export footprint (its first fold's export: it does not depend on the fold) with the latency
+    real_cv timed when it pooled the row, and its parameter count."""
     first = min(cv_row["folds"])
     fold = json.loads((work / row / f"fold{first}" / "fold.json").read_text())
-    return {**cv_row["export_footprint"],
+    return {**export_footprint(REPO / fold["export_dir"], latency=False),
+            "int8_latency": cv_row["export_footprint"]["int8_latency"],
             "parameters": json.loads((REPO / fold["run_dir"] / "metrics.json").read_text())["parameters"]}
 
 
@@ -94,10 +96,11 @@ def markdown(results: dict, compared: dict) -> str:
     rows = []
     for name, r in results.items():
         arena = f"{r['tflm_arena_bytes'] / 1000:.0f} KB" if r["tflm_arena_bytes"] else "–"  # export predates TFLM
-        rows.append([name, len(r["folds"]), f"{r['parameters'] / 1000:.0f} k", f"{r['int8_bytes'] / 1000:.0f} KB", arena,
+        size = f"{r['int8_bytes'] / 1000:.0f} KB ({r['int8_bytes_by_part']['quantization'] / 1000:.0f} KB)"
+        rows.append([name, len(r["folds"]), f"{r['parameters'] / 1000:.0f} k", size, arena,
                      r["pad_ops"], f"{r['int8_latency']['median_ms']:.2f}", ci(r["tflite_int8"]), pp(compared.get(name)),
                      f"{100 * r['int8_agreement']:.1f} %", "yes" if fits_microcontroller(r) else "no"])
-    return markdown_table(["row", "folds", "parameters", "int8 size", "TFLM arena", "PAD ops", "latency, 1 thread (ms)",
+    return markdown_table(["row", "folds", "parameters", "int8 size (of it, quantization parameters)", "TFLM arena", "PAD ops", "latency, 1 thread (ms)",
                            "int8 balanced acc. (95 % CI)", "− default slim, pp (paired 95 % CI)", "int8 agreement",
                            "≤ 100 KB and ≤ 128 KB arena"], rows)
 
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     names += sorted((n for n in cv if is_setting(cv[n])), key=lambda n: (shape(cv[n]), n))  # this run's and earlier ones
     results = {n: {**{k: v for k, v in cv[n].items() if k != "predictions"}, **footprint(args.work, n, cv[n])} for n in names}
     compared = cv["_comparison"]["rows"]
-    plot(results, REPO / "docs" / "images" / "mcu_sweep.png")
+    plot(results, REPO / "docs" / "images" / "mcu_sweep.png" if args.out == RESULTS else args.out / "mcu_sweep.png")
     write_results(args.out, "mcu_sweep", results, markdown(results, compared))
 
 

@@ -34,9 +34,6 @@ from .cv_pool import across_splits, compare_rows, markdown, pool
 from .cv_rows import RIDERS, FoldRunner, RowSpec, folds_suffix, parse_settings, reference_row
 from .report import REPO, RESULTS, export_footprint, merge_results, relative, write_results
 
-PREDICTIONS_FILE = "predictions.json"
-
-
 def prepare_folds(args: argparse.Namespace) -> dict[int, Path]:
     """Each fold's crops (riders plus any --add-source), prepared once per --work and checked on reuse."""
     datasets = [Dataset("voc", args.root, RIDERS), *args.add_source]
@@ -60,10 +57,15 @@ def run_row(spec: RowSpec, args: argparse.Namespace, crops: dict[int, Path]) -> 
     runner = FoldRunner(spec, args.work, args.synthetic_runs)
     folds = [runner.run(k, crops[k], args.reexport) for k in args.fold_ids]
     pooled = {"settings": spec.settings(), **pool(folds), "export_footprint": export_footprint(REPO / folds[0]["export_dir"])}
-    path = args.work / spec.name / PREDICTIONS_FILE
+    path = args.work / spec.name / predictions_file(pooled["folds"], args.folds)
     path.write_text(json.dumps(pooled["predictions"]) + "\n")
     pooled["predictions_file"] = relative(path)
     return pooled
+
+
+def predictions_file(folds: list[int], all_folds: int) -> str:
+    """Named by the folds it pools: a run of some folds (--only-folds) must not replace the predictions of all."""
+    return "predictions.json" if sorted(folds) == list(range(all_folds)) else f"predictions_folds{'-'.join(map(str, sorted(folds)))}.json"
 
 
 def load_predictions(name: str, row: dict) -> dict:
@@ -71,7 +73,11 @@ def load_predictions(name: str, row: dict) -> dict:
     path = REPO / row.get("predictions_file", "")
     if not path.is_file():
         raise SystemExit(f"{name}: no per-crop predictions at {path}; re-run its real_cv command to pool them")
-    return json.loads(path.read_text())
+    predictions = json.loads(path.read_text())
+    if len(predictions["crops"]) != row["crops"]:
+        raise SystemExit(f"{name}: {path} holds {len(predictions['crops'])} crops, the row pooled {row['crops']}; "
+                         "re-run its real_cv command to pool them again")
+    return predictions
 
 
 def summarise(results: dict, reference: str) -> dict:

@@ -46,10 +46,25 @@ def export_footprint(export: Path, latency: bool = True) -> dict:
     edgetpu = json.loads((export / "edgetpu.json").read_text())
     ops = [op["op"] for op in edgetpu["ops"]]
     tflm = json.loads((export / "manifest.json").read_text()).get("tflm") or {}
-    return {"int8_bytes": (export / "model_int8.tflite").stat().st_size, "ops": len(ops), "pad_ops": ops.count("PAD"),
-            "edgetpu_mapped_ops": edgetpu["tpu_ops"],
+    return {"int8_bytes": (export / "model_int8.tflite").stat().st_size,
+            "int8_bytes_by_part": int8_bytes_by_part(export / "model_int8.tflite"), "ops": len(ops),
+            "pad_ops": ops.count("PAD"), "edgetpu_mapped_ops": edgetpu["tpu_ops"],
             "edgetpu_compatible": edgetpu["compatible"], "tflm_arena_bytes": tflm.get("tensor_arena_bytes"),
             **({"int8_latency": latency_ms(export / "model_int8.tflite")} if latency else {})}
+
+
+def int8_bytes_by_part(model: Path) -> dict:
+    """Where an int8 file's bytes go: int8 weights, int32 biases (and any other wider constant, such as a
+    shape), quantization parameters (a float32 scale and an int64 zero point per tensor, or per output channel
+    of a weight and of its bias) and the rest (graph, tensor names, metadata)."""
+    from export.edgetpu.flatbuffer import read_model
+
+    _, parsed = read_model(model)
+    const = [t.values for t in parsed.tensors if t.values is not None]
+    parts = {"weights": sum(v.nbytes for v in const if v.dtype.itemsize == 1),
+             "biases": sum(v.nbytes for v in const if v.dtype.itemsize > 1),
+             "quantization": sum(4 * len(t.scale) + 8 * len(t.zero_point) for t in parsed.tensors)}
+    return {**parts, "other": model.stat().st_size - sum(parts.values())}
 
 
 def fits_microcontroller(footprint: dict) -> bool:

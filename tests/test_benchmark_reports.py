@@ -58,6 +58,9 @@ def test_export_footprint_reads_what_the_export_measured(tiny_export):
 
     footprint = export_footprint(tiny_export.out, latency=False)
     assert footprint["int8_bytes"] == (tiny_export.out / "model_int8.tflite").stat().st_size
+    parts = footprint["int8_bytes_by_part"]
+    assert sum(parts.values()) == footprint["int8_bytes"] and min(parts.values()) > 0
+    assert parts["weights"] > parts["biases"] and parts["quantization"] > parts["biases"]  # per-channel scales
     assert footprint["tflm_arena_bytes"] == tiny_export.parity["tflm"]["tensor_arena_bytes"] > 0
     assert footprint["edgetpu_mapped_ops"] == footprint["ops"] == tiny_export.edgetpu["num_ops"]
     assert footprint["pad_ops"] == 4  # 96 px: onnx2tf pads explicitly before each of the 4 stride-2 convolutions

@@ -102,7 +102,18 @@ def test_a_row_whose_predictions_file_is_missing_is_named(tmp_path):
     with pytest.raises(SystemExit, match="slim_mobilenet: no per-crop predictions"):
         load_predictions("slim_mobilenet", {"predictions_file": str(tmp_path / "predictions.json")})
     (tmp_path / "predictions.json").write_text('{"crops": ["a.png"]}')
-    assert load_predictions("slim_mobilenet", {"predictions_file": str(tmp_path / "predictions.json")}) == {"crops": ["a.png"]}
+    row = {"predictions_file": str(tmp_path / "predictions.json"), "crops": 1}
+    assert load_predictions("slim_mobilenet", row) == {"crops": ["a.png"]}
+    with pytest.raises(SystemExit, match="holds 1 crops, the row pooled 856"):  # another run's folds
+        load_predictions("slim_mobilenet", {**row, "crops": 856})
+
+
+def test_a_run_of_some_folds_keeps_the_predictions_of_all_folds():
+    from benchmarks.real_cv import predictions_file
+
+    assert predictions_file([4, 0, 1, 2, 3], 5) == "predictions.json"
+    assert predictions_file([4], 5) == "predictions_folds4.json"
+    assert predictions_file([3, 0, 1], 5) == "predictions_folds0-1-3.json"
 
 
 def test_the_error_report_counts_errors_by_dataset_class_and_head_size():
