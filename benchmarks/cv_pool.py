@@ -14,12 +14,16 @@ from .report import markdown_table
 ARTIFACTS = ("pytorch", "tflite_int8")
 
 
+def pooled_predictions(folds: list[dict]) -> dict:
+    """Every fold's per-crop predictions, one fold after another."""
+    return {key: [v for f in folds for v in f[key]] for key in ("crops", "labels", "groups", "datasets", *ARTIFACTS)}
+
+
 def pool(folds: list[dict]) -> dict:
     """Pooled predictions of all folds with photo-bootstrap intervals; per-fold figures for the spread."""
-    labels = [y for f in folds for y in f["labels"]]
-    groups = [g for f in folds for g in f["groups"]]
-    datasets = [d for f in folds for d in f["datasets"]]
-    preds = {a: [p for f in folds for p in f[a]] for a in ARTIFACTS}
+    predictions = pooled_predictions(folds)
+    labels, groups, datasets = predictions["labels"], predictions["groups"], predictions["datasets"]
+    preds = {a: predictions[a] for a in ARTIFACTS}
     stats = cluster_bootstrap(labels, groups, preds)
     return {
         "folds": [f["fold"] for f in folds],
@@ -33,8 +37,7 @@ def pool(folds: list[dict]) -> dict:
         "int8_agreement_per_fold": [f["int8_agreement"] for f in folds],
         "fit_seconds_median": statistics.median(f["fit_seconds"] for f in folds),
         "fit_seconds_per_fold": [f["fit_seconds"] for f in folds],
-        "predictions": {"crops": [c for f in folds for c in f["crops"]], "labels": labels, "groups": groups,
-                        "datasets": datasets, **preds},
+        "predictions": predictions,
     }
 
 

@@ -14,6 +14,7 @@ from data.prepare import DEFAULT_MARGIN
 from export.to_tflite import export_checkpoint
 from pipeline import Training, run_pipeline, train
 
+from .cv_pool import pooled_predictions
 from .report import REPO, relative
 
 RIDERS = "riders"  # the dataset every row is tested on (helmet-kaggle-voc)
@@ -132,6 +133,30 @@ def fold_predictions(parity: dict, crops: Path) -> dict:
             **{a: parity["per_image"]["predicted"][a] for a in ("pytorch", "tflite_int8")}}
 
 
+def read_fold(path: Path) -> dict:
+    result = json.loads(path.read_text())
+    result.setdefault("datasets", [c.split("/")[-1].split("__")[0] for c in result["crops"]])  # before sources
+    return result
+
+
+def row_dir(row: dict) -> Path:
+    """Where a row of real_cv.json keeps its folds (``<work>/<row>``; results written before ``row_dir`` name a
+    predictions file there instead)."""
+    return REPO / row["row_dir"] if "row_dir" in row else (REPO / row["predictions_file"]).parent
+
+
+def row_predictions(name: str, row: dict) -> dict:
+    """A row's per-crop predictions, pooled from the fold.json of each of its folds: the one copy on disk, so a
+    later run of other folds (--only-folds) of the same row cannot change what this row pairs."""
+    folds = []
+    for k in row["folds"]:
+        path = row_dir(row) / f"fold{k}" / FOLD_FILE
+        if not path.is_file():
+            raise SystemExit(f"{name}: fold {k} has no {path}; re-run its real_cv command")
+        folds.append(read_fold(path))
+    return pooled_predictions(folds)
+
+
 class FoldRunner:
     def __init__(self, spec: RowSpec, work: Path, synthetic_runs: Path):
         self.spec, self.work = spec, work
@@ -146,9 +171,8 @@ class FoldRunner:
         where = self.work / self.spec.name / f"fold{k}"
         done = where / FOLD_FILE
         if done.is_file():
-            result = json.loads(done.read_text())
+            result = read_fold(done)
             if not reexport:
-                result.setdefault("datasets", [c.split("/")[-1].split("__")[0] for c in result["crops"]])
                 return result
             metrics = json.loads((REPO / result["run_dir"] / "metrics.json").read_text())
             run_dir, fit_seconds = REPO / result["run_dir"], result["fit_seconds"]

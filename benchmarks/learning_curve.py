@@ -26,7 +26,7 @@ import yaml
 
 
 from benchmarks.bootstrap import balanced_accuracy, cluster_resamples
-from benchmarks.real_cv import load_predictions
+from benchmarks.cv_rows import row_dir, row_predictions
 from benchmarks.report import REPO, write_results
 from data.datamodule import HelmetDataModule
 
@@ -53,17 +53,17 @@ def doublings_to_target(intercept: float, slope: float, full_crops: float, targe
 def fold_runs(name: str, row: dict) -> tuple[Path, list[dict]]:
     """A row's work directory (real_cv.py's --work) and, per fold, the train fraction its run was
     configured with (the run's saved config.yaml) and the epochs it trained (its metrics.json)."""
-    row_dir = (REPO / row["predictions_file"]).parent
+    where = row_dir(row)
     runs = []
     for fold in row["folds"]:
-        fold_file = row_dir / f"fold{fold}" / "fold.json"
+        fold_file = where / f"fold{fold}" / "fold.json"
         if not fold_file.is_file():
             raise SystemExit(f"{name}: no fold run at {fold_file}; re-run its real_cv.py command")
         run_dir = Path(json.loads(fold_file.read_text())["run_dir"])
         data_config = yaml.safe_load((run_dir / "config.yaml").read_text()).get("data") or {}
         runs.append({"fold": fold, "train_fraction": data_config.get("train_fraction", DEFAULT_TRAIN_FRACTION),
                      "epochs": json.loads((run_dir / "metrics.json").read_text())["epochs_trained"]})
-    return row_dir.parent, runs
+    return where.parent, runs
 
 
 def training_crops(work: Path, fold: int) -> int:
@@ -145,7 +145,7 @@ def load_points(results: dict, rows: list[str]) -> list[dict]:
         steps[name] = statistics.median(r["train_fraction"] * r["epochs"] for r in runs)
         points.append({"name": name,
                        "crops": statistics.median(r["train_fraction"] * training_crops(work, r["fold"]) for r in runs),
-                       "predictions": load_predictions(name, row)})
+                       "predictions": row_predictions(name, row)})
     if max(steps.values()) > (1 + STEP_TOLERANCE) * min(steps.values()):
         raise SystemExit("rows trained for unequal steps (train fraction x epochs: "
                          + ", ".join(f"{n} {s:g}" for n, s in steps.items())

@@ -16,7 +16,7 @@ suffix), which is what a recipe's teacher stage would train. ``--set KEY=VALUE``
 (YAML values, nested keys with dots) and needs a ``--label``. Intervals: photo-group bootstrap; every row
 is compared with the ``--reference`` model's default row on the same folds, paired on the same heads.
 A finished fold is read back, not retrained. Writes benchmarks/results/real_cv.json and real_cv.md; each
-row's per-crop predictions go to ``<work>/<row>/predictions.json``.
+row's per-crop predictions stay in its folds' ``<work>/<row>/fold<k>/fold.json``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from data.prepare.cli import parse_duplicate_distance
 from data.prepare.datasets import parse_source
 
 from .cv_pool import across_splits, compare_rows, markdown, pool
-from .cv_rows import RIDERS, FoldRunner, RowSpec, folds_suffix, parse_settings, reference_row
+from .cv_rows import RIDERS, FoldRunner, RowSpec, folds_suffix, parse_settings, reference_row, row_predictions
 from .report import REPO, RESULTS, export_footprint, merge_results, relative, write_results
 
 def prepare_folds(args: argparse.Namespace) -> dict[int, Path]:
@@ -56,35 +56,15 @@ def prepare_folds(args: argparse.Namespace) -> dict[int, Path]:
 def run_row(spec: RowSpec, args: argparse.Namespace, crops: dict[int, Path]) -> dict:
     runner = FoldRunner(spec, args.work, args.synthetic_runs)
     folds = [runner.run(k, crops[k], args.reexport) for k in args.fold_ids]
-    pooled = {"settings": spec.settings(), **pool(folds), "export_footprint": export_footprint(REPO / folds[0]["export_dir"])}
-    path = args.work / spec.name / predictions_file(pooled["folds"], args.folds)
-    path.write_text(json.dumps(pooled["predictions"]) + "\n")
-    pooled["predictions_file"] = relative(path)
-    return pooled
-
-
-def predictions_file(folds: list[int], all_folds: int) -> str:
-    """Named by the folds it pools: a run of some folds (--only-folds) must not replace the predictions of all."""
-    return "predictions.json" if sorted(folds) == list(range(all_folds)) else f"predictions_folds{'-'.join(map(str, sorted(folds)))}.json"
-
-
-def load_predictions(name: str, row: dict) -> dict:
-    """A row's per-crop predictions, kept next to its folds in --work (too large for the results file)."""
-    path = REPO / row.get("predictions_file", "")
-    if not path.is_file():
-        raise SystemExit(f"{name}: no per-crop predictions at {path}; re-run its real_cv command to pool them")
-    predictions = json.loads(path.read_text())
-    if len(predictions["crops"]) != row["crops"]:
-        raise SystemExit(f"{name}: {path} holds {len(predictions['crops'])} crops, the row pooled {row['crops']}; "
-                         "re-run its real_cv command to pool them again")
-    return predictions
+    return {"settings": spec.settings(), **pool(folds), "row_dir": relative(args.work / spec.name),
+            "export_footprint": export_footprint(REPO / folds[0]["export_dir"])}
 
 
 def summarise(results: dict, reference: str) -> dict:
     """Paired comparisons and the across-splits table over every row of the results file."""
     for name, row in results.items():
         if not name.startswith("_") and "predictions" not in row:
-            row["predictions"] = load_predictions(name, row)
+            row["predictions"] = row_predictions(name, row)
     results["_comparison"] = compare_rows(results, lambda s: reference_row(reference, s))
     results["_across_splits"] = across_splits(results, lambda s: RowSpec.from_settings(s).recipe_name, reference)
     return results

@@ -21,7 +21,7 @@ from data.preprocessing import LABELS
 
 from .bootstrap import cluster_bootstrap
 from .cv_pool import ARTIFACTS, per_dataset
-from .real_cv import load_predictions
+from .cv_rows import row_dir, row_predictions
 from .report import REPO, RESULTS, markdown_table, write_results
 
 SIZE_BINS = ((0, 12), (12, 16), (16, 20), (20, 30), (30, None))  # px, lower bound inclusive
@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     cv = json.loads((args.out / "real_cv.json").read_text())
-    names = args.rows or [n for n, r in cv.items() if not n.startswith("_") and (REPO / r.get("predictions_file", "")).is_file()]
+    names = args.rows or [n for n, r in cv.items() if not n.startswith("_") and row_dir(r).is_dir()]
     sides = head_sides(args.work)
-    results = {name: analyse(load_predictions(name, cv[name]), sides) for name in names}
+    results = {name: analyse(row_predictions(name, cv[name]), sides) for name in names}
     write_results(args.out, "real_errors", results, markdown(results))
 
 

@@ -96,24 +96,21 @@ def test_set_options_become_a_nested_config():
         parse_settings(["trainer.max_epochs"])
 
 
-def test_a_row_whose_predictions_file_is_missing_is_named(tmp_path):
-    from benchmarks.real_cv import load_predictions
+def test_a_row_pairs_the_predictions_of_its_own_folds_and_names_a_missing_one(tmp_path):
+    import json
 
-    with pytest.raises(SystemExit, match="slim_mobilenet: no per-crop predictions"):
-        load_predictions("slim_mobilenet", {"predictions_file": str(tmp_path / "predictions.json")})
-    (tmp_path / "predictions.json").write_text('{"crops": ["a.png"]}')
-    row = {"predictions_file": str(tmp_path / "predictions.json"), "crops": 1}
-    assert load_predictions("slim_mobilenet", row) == {"crops": ["a.png"]}
-    with pytest.raises(SystemExit, match="holds 1 crops, the row pooled 856"):  # another run's folds
-        load_predictions("slim_mobilenet", {**row, "crops": 856})
+    from benchmarks.cv_rows import row_predictions
 
-
-def test_a_run_of_some_folds_keeps_the_predictions_of_all_folds():
-    from benchmarks.real_cv import predictions_file
-
-    assert predictions_file([4, 0, 1, 2, 3], 5) == "predictions.json"
-    assert predictions_file([4], 5) == "predictions_folds4.json"
-    assert predictions_file([3, 0, 1], 5) == "predictions_folds0-1-3.json"
+    for k in (0, 1, 4):  # fold 4: a later --only-folds 4 run of the same row, not part of this row yet
+        (tmp_path / f"fold{k}").mkdir()
+        (tmp_path / f"fold{k}" / "fold.json").write_text(json.dumps(fold(k, [0, 1], [0, 1], [0, 0], [f"g{k}", f"h{k}"])))
+    row = {"folds": [0, 1], "row_dir": str(tmp_path)}
+    pooled = row_predictions("slim_mobilenet", row)
+    assert pooled["crops"] == ["test/0_0.png", "test/0_1.png", "test/1_0.png", "test/1_1.png"]
+    assert pooled["groups"] == ["g0", "h0", "g1", "h1"] and pooled["tflite_int8"] == [0, 0, 0, 0]
+    assert pooled == pool([fold(k, [0, 1], [0, 1], [0, 0], [f"g{k}", f"h{k}"]) for k in (0, 1)])["predictions"]
+    with pytest.raises(SystemExit, match="slim_mobilenet: fold 3 has no .*fold3/fold.json"):
+        row_predictions("slim_mobilenet", {**row, "folds": [0, 3]})
 
 
 def test_the_error_report_counts_errors_by_dataset_class_and_head_size():

@@ -39,7 +39,8 @@ def predictions_with_error(error: float) -> dict:
         wrong = members[np.linspace(0, members.size - 1, round(error * members.size)).astype(int)]
         preds[wrong] = 1 - c
     return {"crops": [f"c{i}.png" for i in range(labels.size)], "labels": labels.tolist(),
-            "groups": np.repeat(np.arange(PHOTOS), PER_PHOTO).tolist(), "tflite_int8": preds.tolist()}
+            "groups": np.repeat(np.arange(PHOTOS), PER_PHOTO).tolist(), "pytorch": preds.tolist(),
+            "tflite_int8": preds.tolist()}
 
 
 def curve_points(errors: list[float], crops: list[float]) -> list[dict]:
@@ -92,21 +93,20 @@ def test_curve_refuses_unpaired_heads_and_a_single_amount_of_crops():
 
 
 def write_row(work, name: str, fraction: float, epochs: int, train_counts: dict) -> dict:
-    """A real_cv.py row on disk: pooled predictions, one fold's fold.json, run config and metrics, the
-    fold's crops report."""
+    """A real_cv.py row on disk: one fold's fold.json with its predictions, run config and metrics, the fold's
+    crops report."""
     row_dir = work / name
     (row_dir / "fold0").mkdir(parents=True)
-    (row_dir / "predictions.json").write_text(json.dumps(predictions_with_error(0.1)))
     run_dir = row_dir / "fold0" / "run"
     run_dir.mkdir()
     (run_dir / "metrics.json").write_text(json.dumps({"epochs_trained": epochs}))
     # a full run's config may predate --data.train_fraction: no key, the datamodule's default
     data_config = {"source": "crops"} if fraction == 1 else {"source": "crops", "train_fraction": fraction}
     (run_dir / "config.yaml").write_text(yaml.safe_dump({"data": data_config, "trainer": {"max_epochs": epochs}}))
-    (row_dir / "fold0" / "fold.json").write_text(json.dumps({"run_dir": str(run_dir)}))
+    (row_dir / "fold0" / "fold.json").write_text(json.dumps({"run_dir": str(run_dir), **predictions_with_error(0.1)}))
     (work / "crops_fold0").mkdir(exist_ok=True)
     (work / "crops_fold0" / "prepare_report.json").write_text(json.dumps({"counts": {"train": train_counts}}))
-    return {"folds": [0], "predictions_file": str(row_dir / "predictions.json")}
+    return {"folds": [0], "row_dir": str(row_dir)}
 
 
 def test_points_come_from_the_runs_configs_on_disk_and_unequal_steps_are_refused(tmp_path):
