@@ -86,6 +86,23 @@ def test_the_shipped_recipes_load():
         assert load_recipe(recipe)[-1].data, recipe  # the last stage trains on the real data
 
 
+def test_the_microcontroller_recipe_trains_the_mcu_shape_from_the_default_teacher():
+    from lightning_modules.fit import load_config
+    from lightning_modules.models import build_model
+
+    stages = {stage.name: stage for stage in load_recipe(REPO / "configs" / "recipes" / "real_slim_mobilenet_mcu.yaml")}
+    student, teacher = (load_config(*stages[name].configs) for name in ("student", "teacher"))
+    assert stages["student"].teacher_from == "teacher" and stages["student"].init_from == "synthetic_mcu"
+    assert student["data"]["image_size"] == 65 and teacher["data"]["image_size"] == 96
+    assert student["model"]["arch_kwargs"]["dropout"] == 0.2  # the real recipe's, merged under the MCU shape
+    model = build_model(student["model"]["arch"], **student["model"]["arch_kwargs"])
+    assert sum(p.numel() for p in model.parameters()) < 50_000  # the default is 137,666
+    start = load_config(*stages["synthetic_mcu"].configs)  # the student starts from it: the same shape
+    assert start["data"]["image_size"] == 65 and start["data"]["source"] == "synthetic"
+    for key in ("blocks", "last_channels", "width_mult"):
+        assert start["model"]["arch_kwargs"][key] == student["model"]["arch_kwargs"][key]
+
+
 def test_a_real_stage_without_data_is_one_clear_line(tmp_path, three_stages, capsys):
     assert main([str(three_stages), "--out", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: stage 'teacher' trains on real data")
