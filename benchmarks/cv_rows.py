@@ -145,16 +145,21 @@ def row_dir(row: dict) -> Path:
     return REPO / row["row_dir"] if "row_dir" in row else (REPO / row["predictions_file"]).parent
 
 
-def row_predictions(name: str, row: dict) -> dict:
-    """A row's per-crop predictions, pooled from the fold.json of each of its folds: the one copy on disk, so a
-    later run of other folds (--only-folds) of the same row cannot change what this row pairs."""
+def row_folds(name: str, row: dict) -> list[dict]:
+    """The fold.json of each fold a row of real_cv.json pooled."""
     folds = []
     for k in row["folds"]:
         path = row_dir(row) / f"fold{k}" / FOLD_FILE
         if not path.is_file():
             raise SystemExit(f"{name}: fold {k} has no {path}; re-run its real_cv command")
         folds.append(read_fold(path))
-    return pooled_predictions(folds)
+    return folds
+
+
+def row_predictions(name: str, row: dict) -> dict:
+    """A row's per-crop predictions, pooled from its folds' fold.json: the one copy on disk, so a later run of
+    other folds (--only-folds) of the same row cannot change what this row pairs."""
+    return pooled_predictions(row_folds(name, row))
 
 
 class FoldRunner:

@@ -26,7 +26,7 @@ import yaml
 
 
 from benchmarks.bootstrap import balanced_accuracy, cluster_resamples
-from benchmarks.cv_rows import row_dir, row_predictions
+from benchmarks.cv_rows import row_dir, row_folds, row_predictions
 from benchmarks.report import REPO, write_results
 from data.datamodule import HelmetDataModule
 
@@ -53,17 +53,13 @@ def doublings_to_target(intercept: float, slope: float, full_crops: float, targe
 def fold_runs(name: str, row: dict) -> tuple[Path, list[dict]]:
     """A row's work directory (real_cv.py's --work) and, per fold, the train fraction its run was
     configured with (the run's saved config.yaml) and the epochs it trained (its metrics.json)."""
-    where = row_dir(row)
     runs = []
-    for fold in row["folds"]:
-        fold_file = where / f"fold{fold}" / "fold.json"
-        if not fold_file.is_file():
-            raise SystemExit(f"{name}: no fold run at {fold_file}; re-run its real_cv.py command")
-        run_dir = Path(json.loads(fold_file.read_text())["run_dir"])
+    for fold, fold_run in zip(row["folds"], row_folds(name, row)):
+        run_dir = Path(fold_run["run_dir"])
         data_config = yaml.safe_load((run_dir / "config.yaml").read_text()).get("data") or {}
         runs.append({"fold": fold, "train_fraction": data_config.get("train_fraction", DEFAULT_TRAIN_FRACTION),
                      "epochs": json.loads((run_dir / "metrics.json").read_text())["epochs_trained"]})
-    return where.parent, runs
+    return row_dir(row).parent, runs
 
 
 def training_crops(work: Path, fold: int) -> int:

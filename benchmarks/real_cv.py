@@ -34,6 +34,7 @@ from .cv_pool import across_splits, compare_rows, markdown, pool
 from .cv_rows import RIDERS, FoldRunner, RowSpec, folds_suffix, parse_settings, reference_row, row_predictions
 from .report import REPO, RESULTS, export_footprint, merge_results, relative, write_results
 
+
 def prepare_folds(args: argparse.Namespace) -> dict[int, Path]:
     """Each fold's crops (riders plus any --add-source), prepared once per --work and checked on reuse."""
     datasets = [Dataset("voc", args.root, RIDERS), *args.add_source]
