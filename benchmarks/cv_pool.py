@@ -76,16 +76,18 @@ def heads(row: dict) -> list[str]:
 def compare_rows(results: dict, reference_of: Callable[[dict], str]) -> dict:
     """int8 balanced accuracy of every row minus its reference row (``reference_of(settings)``), paired on the
     same heads: all of them, or the row's own when it ran only some folds (``--only-folds``). A row whose
-    reference is absent or did not score its heads is listed under ``not_paired``."""
+    reference is absent or did not score its heads is listed under ``not_paired``; a row without predictions
+    (measured before they were kept) is left out."""
     by_reference: dict[str, list[str]] = {}
     subsets, not_paired = [], []
-    for name, row in rows_of(results):
+    scored = dict(rows_of(results, with_predictions=True))
+    for name, row in scored.items():
         ref = reference_of(row["settings"])
         if name == ref:
             continue
-        if ref in results and heads(results[ref]) == heads(row):
+        if ref in scored and heads(results[ref]) == heads(row):
             by_reference.setdefault(ref, []).append(name)
-        elif ref in results and set(heads(row)) < set(heads(results[ref])):
+        elif ref in scored and set(heads(row)) < set(heads(results[ref])):
             subsets.append((name, ref))
         else:
             not_paired.append(name)
@@ -107,7 +109,7 @@ def across_splits(results: dict, recipe_of: Callable[[dict], str], reference: st
     """Recipes cross-validated on several fold splits: int8 balanced accuracy over all their splits (each
     head once per split) and minus the ``reference`` recipe on the same splits, paired on the same heads."""
     recipes: dict[str, dict[int, str]] = {}
-    for name, row in rows_of(results):
+    for name, row in rows_of(results, with_predictions=True):
         recipes.setdefault(recipe_of(row["settings"]), {})[row["settings"]["split_seed"]] = name
     reference_rows = recipes.get(reference, {})
     out = {}
@@ -128,8 +130,9 @@ def across_splits(results: dict, recipe_of: Callable[[dict], str], reference: st
     return out
 
 
-def rows_of(results: dict):
-    return [(name, row) for name, row in results.items() if not name.startswith("_") and "settings" in row]
+def rows_of(results: dict, with_predictions: bool = False):
+    return [(name, row) for name, row in results.items()
+            if not name.startswith("_") and "settings" in row and (not with_predictions or "predictions" in row)]
 
 
 def ci(stat: dict, fmt: str = ".3f") -> str:
@@ -143,6 +146,12 @@ def pp(d: dict | None) -> str:
     return f"{100 * d['value']:+.1f} ({100 * d['ci'][0]:+.1f} to {100 * d['ci'][1]:+.1f})"
 
 
+def versus_text(versus: dict | None) -> str:
+    if not versus:
+        return "–"
+    return f"{pp(versus)} vs {versus['reference']}" + (" (recorded earlier)" if versus.get("recorded") else "")
+
+
 def markdown(results: dict) -> str:
     compared = (results.get("_comparison") or {}).get("rows", {})
     rows = []
@@ -150,7 +159,7 @@ def markdown(results: dict) -> str:
         versus = compared.get(name)
         datasets = ", ".join(f"{d} {v['tflite_int8']['balanced_accuracy']:.3f}" for d, v in r["per_dataset"].items())
         rows.append([name, str(len(r["folds"])), f"{r['crops']} ({r['photo_groups']})", ci(r["tflite_int8"]), ci(r["pytorch"]),
-                     pp(r["tflite_int8"]["minus_pytorch"]), f"{pp(versus)} vs {versus['reference']}" if versus else "–",
+                     pp(r["tflite_int8"]["minus_pytorch"]), versus_text(versus),
                      f"{100 * r['int8_agreement']:.1f} %", datasets, f"{r['fit_seconds_median']:.0f}"])
     text = markdown_table(["row", "folds", "crops (photo groups)", "int8 balanced acc. (95 % CI)",
                            "float balanced acc. (95 % CI)", "int8 − float, pp (95 % CI)",

@@ -19,6 +19,7 @@ from .report import REPO, relative
 
 RIDERS = "riders"  # the dataset every row is tested on (helmet-kaggle-voc)
 FOLD_FILE = "fold.json"
+PREDICTIONS_FILE = "real_cv_predictions.json"  # beside real_cv.json
 
 
 def parse_settings(entries: list[str]) -> dict:
@@ -145,6 +146,18 @@ def row_dir(row: dict) -> Path:
     return REPO / row["row_dir"] if "row_dir" in row else (REPO / row["predictions_file"]).parent
 
 
+def folds_on_disk(row: dict) -> bool:
+    """Whether every fold a row of real_cv.json pooled is still on this machine (not on a fresh clone)."""
+    return all((row_dir(row) / f"fold{k}" / FOLD_FILE).is_file() for k in row["folds"])
+
+
+def stored_predictions(results: Path) -> dict:
+    """Every row's pooled per-crop predictions as real_cv stored them beside real_cv.json (``PREDICTIONS_FILE``),
+    so a clone without the fold runs can still pair rows and count errors."""
+    path = results / PREDICTIONS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def row_folds(name: str, row: dict) -> list[dict]:
     """The fold.json of each fold a row of real_cv.json pooled."""
     folds = []
@@ -156,9 +169,12 @@ def row_folds(name: str, row: dict) -> list[dict]:
     return folds
 
 
-def row_predictions(name: str, row: dict) -> dict:
-    """A row's per-crop predictions, pooled from its folds' fold.json: the one copy on disk, so a later run of
-    other folds (--only-folds) of the same row cannot change what this row pairs."""
+def row_predictions(name: str, row: dict, stored: dict | None = None) -> dict:
+    """A row's per-crop predictions, pooled from its folds' fold.json, so a later run of other folds
+    (--only-folds) of the same row cannot change what this row pairs; without the fold runs, the copy
+    ``stored`` when the row was pooled (``stored_predictions``)."""
+    if not folds_on_disk(row) and name in (stored or {}):
+        return stored[name]
     return pooled_predictions(row_folds(name, row))
 
 

@@ -29,9 +29,11 @@ from data.duplicates import DEFAULT_MAX_DISTANCE
 from data.prepare import DEFAULT_MARGIN, Dataset, prepare
 from data.prepare.cli import parse_duplicate_distance
 from data.prepare.datasets import parse_source
+from export.artifacts import write_text
 
-from .cv_pool import across_splits, compare_rows, markdown, pool
-from .cv_rows import RIDERS, FoldRunner, RowSpec, folds_suffix, parse_settings, reference_row, row_predictions
+from .cv_pool import across_splits, compare_rows, markdown, pool, rows_of
+from .cv_rows import (PREDICTIONS_FILE, RIDERS, FoldRunner, RowSpec, folds_on_disk, folds_suffix, parse_settings,
+                      reference_row, row_predictions, stored_predictions)
 from .report import REPO, RESULTS, export_footprint, merge_results, relative, write_results
 
 
@@ -61,14 +63,25 @@ def run_row(spec: RowSpec, args: argparse.Namespace, crops: dict[int, Path]) -> 
             "export_footprint": export_footprint(REPO / folds[0]["export_dir"])}
 
 
-def summarise(results: dict, reference: str) -> dict:
-    """Paired comparisons and the across-splits table over every row of the results file."""
-    for name, row in results.items():
-        if not name.startswith("_") and "predictions" not in row:
-            row["predictions"] = row_predictions(name, row)
+def summarise(results: dict, reference: str, stored: dict) -> dict:
+    """Paired comparisons and the across-splits table over every row of the results file. A row whose
+    predictions are neither on disk nor ``stored`` (measured on another machine before they were stored)
+    keeps its figures and the comparison recorded then, marked ``recorded``."""
+    recorded = (results.get("_comparison") or {}).get("rows", {})
+    for name, row in rows_of(results):
+        if "predictions" not in row and (folds_on_disk(row) or name in stored):
+            row["predictions"] = row_predictions(name, row, stored)
     results["_comparison"] = compare_rows(results, lambda s: reference_row(reference, s))
+    for name, row in rows_of(results):
+        if "predictions" not in row and name in recorded:
+            results["_comparison"]["rows"][name] = {**recorded[name], "recorded": True}
     results["_across_splits"] = across_splits(results, lambda s: RowSpec.from_settings(s).recipe_name, reference)
     return results
+
+
+def one_row_a_line(rows: dict) -> str:
+    """JSON with each row's predictions on one line: small in git and in its diffs."""
+    return "{\n" + ",\n".join(f"{json.dumps(n)}: {json.dumps(r, separators=(',', ':'))}" for n, r in rows.items()) + "\n}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +128,10 @@ def main(argv: list[str] | None = None) -> None:
             spec = RowSpec(arch, args.teacher, args.init, args.label, overrides, [d.name for d in args.add_source],
                            args.margin, args.split_seed, args.folds, args.duplicate_distance)
             results[spec.name] = run_row(spec, args, crops)
-    results = summarise(merge_results(args.out / "real_cv.json", results), args.reference)
+    stored = stored_predictions(args.out)
+    results = summarise(merge_results(args.out / "real_cv.json", results), args.reference, stored)
+    predictions = {**stored, **{name: row["predictions"] for name, row in rows_of(results) if "predictions" in row}}
+    write_text(args.out / PREDICTIONS_FILE, one_row_a_line(predictions))
     write_results(args.out, "real_cv", {n: {k: v for k, v in r.items() if k != "predictions"} for n, r in results.items()},
                   markdown(results))
 

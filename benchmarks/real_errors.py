@@ -2,10 +2,11 @@
 
     python -m benchmarks.real_errors [--rows slim_mobilenet ...] [--work runs/real_cv]
 
-Reads cross-validated rows of benchmarks/results/real_cv.json (their pooled int8 test predictions: every
-crop a test crop once) and the fold manifests in --work for each crop's head box. Head size is the short
-side of the annotated box in source-photo pixels; balanced accuracy comes with a 95 % interval from the
-photo-group bootstrap. Writes benchmarks/results/real_errors.json and .md.
+Reads cross-validated rows of benchmarks/results/real_cv.json (their pooled int8 test predictions, every
+crop a test crop once: from the row's fold runs, or as real_cv stored them) and the fold manifests in --work
+for each crop's head box. Head size is the short side of the annotated box in source-photo pixels; balanced
+accuracy comes with a 95 % interval from the photo-group bootstrap. Writes benchmarks/results/real_errors.json
+and .md, keeping the rows of earlier runs.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from data.preprocessing import LABELS
 
 from .bootstrap import cluster_bootstrap
 from .cv_pool import ARTIFACTS, per_dataset
-from .cv_rows import row_dir, row_predictions
-from .report import REPO, RESULTS, markdown_table, write_results
+from .cv_rows import folds_on_disk, row_predictions, stored_predictions
+from .report import REPO, RESULTS, markdown_table, merge_results, write_results
 
 SIZE_BINS = ((0, 12), (12, 16), (16, 20), (20, 30), (30, None))  # px, lower bound inclusive
 
@@ -84,9 +85,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     cv = json.loads((args.out / "real_cv.json").read_text())
-    names = args.rows or [n for n, r in cv.items() if not n.startswith("_") and row_dir(r).is_dir()]
+    stored = stored_predictions(args.out)
+    names = args.rows or [n for n, r in cv.items() if not n.startswith("_") and (folds_on_disk(r) or n in stored)]
     sides = head_sides(args.work)
-    results = {name: analyse(row_predictions(name, cv[name]), sides) for name in names}
+    results = merge_results(args.out / "real_errors.json",
+                            {name: analyse(row_predictions(name, cv[name], stored), sides) for name in names})
     write_results(args.out, "real_errors", results, markdown(results))
 
 

@@ -125,3 +125,37 @@ def test_the_error_report_counts_errors_by_dataset_class_and_head_size():
     assert riders["errors"] == 1 and riders["int8_balanced_accuracy"]["balanced_accuracy"] == 0.5
     assert [b["errors"] for b in report["by_head_size"]] == [0, 1, 0, 1, 0]
     assert [w["crop"] for w in report["wrong"]] == ["b", "c"]
+
+
+def test_a_clone_without_the_fold_runs_pairs_stored_predictions_and_keeps_recorded_comparisons(tmp_path):
+    import json
+
+    from benchmarks.cv_rows import stored_predictions
+    from benchmarks.real_cv import one_row_a_line, summarise
+
+    labels, groups = [0, 1, 0, 1], ["p", "q", "r", "s"]
+
+    def row(spec: RowSpec, int8, on_disk: bool):
+        pooled = pool([fold(0, labels, int8, int8, groups)])
+        predictions = pooled.pop("predictions")
+        where = tmp_path / "work" / spec.name
+        if on_disk:
+            (where / "fold0").mkdir(parents=True)
+            (where / "fold0" / "fold.json").write_text(json.dumps(fold(0, labels, int8, int8, groups)))
+        return {"settings": spec.settings(), **pooled, "row_dir": str(where)}, predictions
+
+    reference, _ = row(RowSpec("slim_mobilenet"), [0, 1, 0, 0], on_disk=True)
+    distilled, distilled_predictions = row(RowSpec("slim_mobilenet", teacher="slim_mobilenet"), labels, on_disk=False)
+    older, _ = row(RowSpec("slim_mobilenet", label="older"), labels, on_disk=False)
+    (tmp_path / "real_cv_predictions.json").write_text(one_row_a_line({"slim_mobilenet_distilled_slim_mobilenet":
+                                                                       distilled_predictions}))
+    results = {"slim_mobilenet": reference, "slim_mobilenet_distilled_slim_mobilenet": distilled,
+               "slim_mobilenet_older": older,
+               "_comparison": {"rows": {"slim_mobilenet_older": {"reference": "slim_mobilenet", "value": 0.01,
+                                                                 "ci": [-0.02, 0.04]}}}}
+    summary = summarise(results, "slim_mobilenet", stored_predictions(tmp_path))
+    compared = summary["_comparison"]["rows"]
+    assert compared["slim_mobilenet_distilled_slim_mobilenet"]["value"] == pytest.approx(1 - 0.75)  # re-paired
+    assert compared["slim_mobilenet_older"] == {"reference": "slim_mobilenet", "value": 0.01, "ci": [-0.02, 0.04],
+                                                "recorded": True}
+    assert "(recorded earlier)" in markdown(summary) and "predictions" not in summary["slim_mobilenet_older"]
