@@ -16,7 +16,8 @@ suffix), which is what a recipe's teacher stage would train. ``--set KEY=VALUE``
 (YAML values, nested keys with dots) and needs a ``--label``. Intervals: photo-group bootstrap; every row
 is compared with the ``--reference`` model's default row on the same folds, paired on the same heads.
 A finished fold is read back, not retrained. Writes benchmarks/results/real_cv.json and real_cv.md; each
-row's per-crop predictions stay in its folds' ``<work>/<row>/fold<k>/fold.json``.
+row's per-crop predictions stay in its folds' ``<work>/<row>/fold<k>/fold.json`` and, pooled, in
+real_cv_predictions.json (what a clone without the fold runs pairs).
 """
 
 from __future__ import annotations
