@@ -81,6 +81,7 @@ class ParseResult:
     fmt: str
     class_names: list[str] | None = None        # YOLO: names by class id
     declared_names: list[str] = field(default_factory=list)  # the classes the source says it has
+    dataset_dir: dict | None = None             # YOLO data.yaml: where its path: led, and how (yolo_path)
 
     def problems(self) -> list[tuple[ImageRecord, Problem]]:
         return [(r, p) for r in self.records for p in r.problems]

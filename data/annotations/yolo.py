@@ -230,7 +230,7 @@ def parse_yolo(root: str | Path, names: Iterable[str] | None = None, spec: Prepr
     root = Path(root)
     check_dataset_root(root)
     config = read_data_yaml(root)
-    entries = split_entries(config, root) if config is not None else []
+    entries, where = split_entries(config, root) if config is not None else ([], None)
     if not entries:
         images_dir, labels_dir = check_root(root, "yolo")
     names_by_id = class_names(names, config, root)
@@ -242,4 +242,4 @@ def parse_yolo(root: str | Path, names: Iterable[str] | None = None, spec: Prepr
     for record in reader.records:
         finish(record)
     return ParseResult(records=reader.records, root=root, fmt="yolo", class_names=names_by_id,
-                       declared_names=list(names_by_id))
+                       declared_names=list(names_by_id), dataset_dir=where.record() if where else None)

@@ -1,12 +1,14 @@
 """YOLO ``data.yaml``: the class names and the split entries, resolved the way Ultralytics resolves them.
 
-* the dataset directory is ``path:`` when given (relative to the yaml's folder), else the yaml's folder;
+* the dataset directory is the folder ``path:`` names (see ``yolo_path``: from the yaml's folder, then the
+  current directory, else the yaml's folder when it holds the entries), else the yaml's folder;
 * ``train:``/``val:``/``test:`` are each a folder, a .txt file listing images, or a list of these;
 * an entry is ``(dataset_dir / entry).resolve()``; when that does not exist and the entry starts with
   ``../``, ``(dataset_dir / entry[3:]).resolve()`` (Roboflow writes ``train: ../train/images`` for the
   export's own ``train/images``).
 
-Unlike Ultralytics, nothing may resolve outside the dataset root: such an entry is a DataError.
+Unlike Ultralytics, nothing may resolve outside the dataset root (such an entry is a DataError), and
+``path:`` is also looked for from the yaml's folder, never from Ultralytics' ``DATASETS_DIR``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import yaml
 from data.errors import DataError
 
 from .checks import within
+from .yolo_path import DatasetDir, dataset_dir, entry_place
 
 DATA_YAML = "data.yaml"
 SPLIT_KEYS: tuple[str, ...] = ("train", "val", "test")
@@ -90,12 +93,12 @@ def _names_from_yaml(path: Path, raw: object) -> list[str]:
     raise DataError(f"{path} has no usable 'names:' list or mapping")
 
 
-def split_entries(config: tuple[Path, dict], root: Path) -> list[SplitEntry]:
-    """Every train/val/test entry of data.yaml, resolved and checked; [] when it has none (flat layout)."""
+def split_entries(config: tuple[Path, dict], root: Path) -> tuple[list[SplitEntry], DatasetDir | None]:
+    """Every train/val/test entry of data.yaml, resolved and checked, and the folder ``path:`` led to;
+    ``([], None)`` when it has none (flat layout: ``path:`` places nothing then)."""
     path, data = config
     root = root.resolve()
-    dataset_dir = _dataset_dir(path, data.get("path"), root)
-    entries: list[SplitEntry] = []
+    written: list[tuple[str, str]] = []
     for key in SPLIT_KEYS:
         value = data.get(key)
         if value is None or value == "" or value == []:
@@ -104,27 +107,15 @@ def split_entries(config: tuple[Path, dict], root: Path) -> list[SplitEntry]:
             if not isinstance(item, str) or not item.strip():
                 raise DataError(f"{path}: {key}: expected a folder, a .txt image list or a list of them, "
                                 f"got {item!r}")
-            entries.append(SplitEntry(key, item, _resolve_entry(path, key, item, dataset_dir, root)))
-    return entries
+            written.append((key, item))
+    if not written:
+        return [], None
+    where = dataset_dir(path, data.get("path"), written, root)
+    return [SplitEntry(key, item, _resolve_entry(path, key, item, where.folder, root)) for key, item in written], where
 
 
-def _dataset_dir(yaml_path: Path, written: object, root: Path) -> Path:
-    if written is None or written == "":
-        return yaml_path.parent.resolve()
-    if not isinstance(written, str):
-        raise DataError(f"{yaml_path}: path: expected a folder, got {written!r}")
-    where = (yaml_path.parent / written).resolve()
-    if not within(where, root):
-        raise DataError(f"{yaml_path}: path: {written!r} resolves to {where}, outside the dataset root {root}")
-    if not where.is_dir():
-        raise DataError(f"{yaml_path}: path: {written!r} resolves to {where}, which is not a folder")
-    return where
-
-
-def _resolve_entry(yaml_path: Path, key: str, item: str, dataset_dir: Path, root: Path) -> Path:
-    where = (dataset_dir / item).resolve()
-    if not where.exists() and item.startswith("../"):
-        where = (dataset_dir / item[3:]).resolve()
+def _resolve_entry(yaml_path: Path, key: str, item: str, folder: Path, root: Path) -> Path:
+    where = entry_place(folder, item)
     if not within(where, root):
         raise DataError(f"{yaml_path}: {key}: {item!r} resolves to {where}, outside the dataset root {root}")
     if not where.exists():

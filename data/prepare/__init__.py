@@ -12,7 +12,8 @@ Output (built in a temporary sibling directory and renamed into place only when 
     DST/{train,val,test}/{helmet,no_helmet}/{dataset}__{stem}_{k}.png   k = object index in its annotation
     DST/manifest.csv          one row per crop (data/manifest.py)
     DST/skipped.csv           one row per skipped image/object with the reason
-    DST/prepare_report.json   datasets, settings, counts (also per dataset), skip counts by reason, warnings
+    DST/prepare_report.json   datasets, settings, counts (also per dataset), skip counts by reason, warnings,
+                              and for YOLO where data.yaml's path: led (by_dataset.NAME.dataset_dir)
 
 Every split/class directory is created even when empty, so ImageFolder's alphabetical class order
 (helmet = 0, no_helmet = 1) always matches ``LABELS``. All crops of one photo, and of its near-duplicates
@@ -138,6 +139,9 @@ def _report(datasets, parsed, out: Path, rows, warnings, duplicates, settings) -
     by_dataset = {d.name: {"crops": {s: {c: 0 for c in LABELS} for s in SPLITS}, "training_only": d.training_only,
                            "skipped": dict(sorted(skip_counts(parsed[d.name]).items())),
                            "declared_classes": parsed[d.name].declared_names} for d in datasets}
+    for d in datasets:
+        if parsed[d.name].dataset_dir is not None:
+            by_dataset[d.name]["dataset_dir"] = parsed[d.name].dataset_dir
     for r in rows:
         counts[r["split"]][r["class"]] += 1
         photos[r["split"]].add((r["dataset"], r["image"]))

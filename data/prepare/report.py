@@ -36,6 +36,8 @@ class PrepareReport:
     def summary(self) -> str:
         lines = [f"prepared {self.crops} crops from {sum(self.images.values())} images "
                  f"({self.objects_seen} annotated objects in {len(self.datasets)} dataset(s)) -> {self.out}"]
+        lines += [f"note: {name}: {block['dataset_dir']['note']}" for name, block in self.by_dataset.items()
+                  if block.get("dataset_dir", {}).get("note")]
         lines += _table(self.counts, self.images)
         if len(self.by_dataset) > 1:
             for name, block in self.by_dataset.items():
