@@ -38,11 +38,13 @@ from jsonargparse import lazy_instance  # noqa: E402 (after the switch above)
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from data import errors
 from data.datamodule import HelmetDataModule
 
+from . import distributed
 from .callbacks import METRICS_FILENAME, RunArtifacts
 from .checkpoint_files import AtomicCheckpointIO, LatestCheckpoint
 from .module import HelmetClassifier
@@ -60,6 +62,7 @@ class FitResult:
 
 class HelmetCLI(LightningCLI):
     resume: ResumePoint | None = None
+    sync_batchnorm_typed = False  # --trainer.sync_batchnorm given on the command line, not by a config
 
     def add_arguments_to_parser(self, parser):
         parser.link_arguments("data.image_size", "model.input_size")
@@ -77,7 +80,12 @@ class HelmetCLI(LightningCLI):
                             help="continue an interrupted fit from its RUN_DIR/checkpoints/last.ckpt; give the "
                                  "run's other arguments unchanged")
 
+    def parse_arguments(self, parser, args):
+        self.sync_batchnorm_typed = distributed.given_on_command_line(args, distributed.SYNC_BATCHNORM_OPTION)
+        super().parse_arguments(parser, args)
+
     def before_instantiate_classes(self):
+        distributed.settle_sync_batchnorm(self.config.trainer, typed=self.sync_batchnorm_typed)
         if self.config.ckpt_path:
             self.resume = ResumePoint.read(self.config.ckpt_path)
             self.resume.point_logger_at_run(self.config.trainer)
@@ -88,7 +96,11 @@ class HelmetCLI(LightningCLI):
             self.resume.check_fits(self.model, self.datamodule, RunArtifacts.run_dir(self.trainer))
 
     def instantiate_trainer(self, **kwargs):
-        trainer = super().instantiate_trainer(**kwargs)
+        try:
+            trainer = super().instantiate_trainer(**kwargs)
+            distributed.check_launch(trainer)
+        except (MisconfigurationException, ValueError) as e:  # Lightning refuses the accelerator, devices or strategy
+            raise distributed.refused_combination(e) from e
         trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         return trainer
 
