@@ -72,6 +72,8 @@ class RowSpec:
     split_seed: int = 0
     folds: int = 5
     duplicate_distance: int | None = 8
+    recipe: str | None = None    # a recipe file (relative to the repository): the row runs exactly it
+    weights: str | None = None   # the pretrained features file its ``weights: true`` stages start from
 
     @classmethod
     def from_settings(cls, settings: dict) -> "RowSpec":
@@ -85,7 +87,7 @@ class RowSpec:
         init = {"synthetic": "", "scratch": "scratch"}.get(self.init, f"from_{self.init}")
         parts = [f"distilled_{self.teacher}" if self.teacher else "", init,
                  self.label, *(f"plus_{d}" for d in self.add_source)]
-        return "_".join([self.model, *filter(None, parts)])
+        return "_".join([Path(self.recipe).stem if self.recipe else self.model, *filter(None, parts)])
 
     @property
     def name(self) -> str:
@@ -183,8 +185,10 @@ class FoldRunner:
         self.spec, self.work = spec, work
         shape = {"arch_kwargs": spec.overrides.get("model", {}).get("arch_kwargs"),
                  "image_size": spec.overrides.get("data", {}).get("image_size")}
-        self.init = synthetic_checkpoint(spec.model, synthetic_runs, shape) if spec.init == "synthetic" else None
+        # a recipe trains its own starting stages (kept once for every fold in ``synthetic_runs``)
+        self.init = synthetic_checkpoint(spec.model, synthetic_runs, shape) if spec.init == "synthetic" and not spec.recipe else None
         self.init_row = spec.init if spec.init not in ("synthetic", "scratch") else None
+        self.shared_stages = synthetic_runs / "recipe_stages"
 
     def run(self, k: int, crops: Path, reexport: bool = False) -> dict:
         """Train, export and score fold ``k``; kept in ``<row>/fold<k>/fold.json`` so a re-run resumes.
@@ -195,13 +199,13 @@ class FoldRunner:
             result = read_fold(done)
             if not reexport:
                 return result
-            metrics = json.loads((REPO / result["run_dir"] / "metrics.json").read_text())
             run_dir, fit_seconds = REPO / result["run_dir"], result["fit_seconds"]
-            export = export_checkpoint(Path(metrics["best_checkpoint"]), where / "export", force=True)
+            summary = next(run_dir / f for f in ("metrics.json", "recipe.json") if (run_dir / f).is_file())
+            export = export_checkpoint(Path(json.loads(summary.read_text())["best_checkpoint"]), where / "export", force=True)
         else:
-            run = run_pipeline(Training(configs=[REPO / "configs" / f"real_{self.spec.model}.yaml"],
-                                        overrides=self._overrides(k), data=crops), where, explain=None, latency=False)
-            run_dir, fit_seconds, export = run.run_dir, run.training["fit_seconds"], run.export
+            run = run_pipeline(self._training(k, crops), where, explain=None, latency=False)
+            run_dir, export = run.run_dir, run.export
+            fit_seconds = run.training.get("fit_seconds", run.training.get("fit_seconds_total"))
         artifacts = export.parity["artifacts"]
         result = {"fold": k, "run_dir": relative(run_dir), "export_dir": relative(export.out), "fit_seconds": fit_seconds,
                   "balanced_accuracy": {a: artifacts[a]["balanced_accuracy"] for a in ("pytorch", "tflite_int8")},
@@ -210,6 +214,13 @@ class FoldRunner:
                   **fold_predictions(export.parity, crops)}
         done.write_text(json.dumps(result, indent=1) + "\n")
         return result
+
+    def _training(self, k: int, crops: Path) -> Training:
+        if self.spec.recipe:
+            return Training(recipe=REPO / self.spec.recipe, data=crops, shared_stages=self.shared_stages,
+                            weights=self.spec.weights)
+        return Training(configs=[REPO / "configs" / f"real_{self.spec.model}.yaml"], overrides=self._overrides(k),
+                        data=crops)
 
     def _overrides(self, k: int) -> dict:
         model = {}

@@ -4,11 +4,13 @@
         [--add-source hardhat=yolo:../shared/data/helmet-hardhat-yolo] [--teacher ROW] [--init synthetic|scratch|ROW]
         [--label NAME --set trainer.max_epochs=40 ...] [--margin 0.2] [--duplicate-distance 8|off]
         [--work runs/real_cv] [--reference slim_mobilenet]
+    python -m benchmarks.real_cv --recipe configs/recipes/imagenet_mobilenet_v2.yaml --weights W.h5
 
 The rider photos are split into ``--folds`` test folds (``data.prepare --folds K --fold k``: grouped by
 photo and its near-duplicates, stratified; the other folds give train and val 7:1). Each fold trains the
 model's real recipe (configs/real_<model>.yaml, from its run on the synthetic data unless ``--init
-scratch``) through ``pipeline.run_pipeline``, exports it, and keeps its test predictions; the folds are
+scratch``) through ``pipeline.run_pipeline``, or exactly the ``--recipe`` file given (with ``--weights`` for its
+stages that start from pretrained features; the row is named after the file), exports it, and keeps its test predictions; the folds are
 pooled so every crop is a test crop exactly once. ``--add-source`` adds a dataset to every fold's
 training split only: the rider folds, val and test stay exactly the same, so rows stay paired.
 ``--teacher ROW`` distils from the same fold's export of that row (run it first; named without its folds
@@ -27,6 +29,7 @@ import json
 from pathlib import Path
 
 from data.duplicates import DEFAULT_MAX_DISTANCE
+from data.errors import ToolchainError
 from data.prepare import DEFAULT_MARGIN, Dataset, prepare
 from data.prepare.cli import parse_duplicate_distance
 from data.prepare.datasets import parse_source
@@ -55,6 +58,21 @@ def prepare_folds(args: argparse.Namespace) -> dict[int, Path]:
         if any(settings.get(key) != value for key, value in wanted.items()):
             raise SystemExit(f"{crops[k]} was prepared with other settings than {wanted}: use another --work")
     return crops
+
+
+def recipe_row(recipe: Path, weights: Path | None) -> dict:
+    """What a --recipe row records: the recipe file (relative to the repository), the architecture its last stage
+    trains, and the weights file, each checked before any fold starts."""
+    from lightning_modules.fit import load_config
+    from lightning_modules.recipe import check_weights, load_recipe
+
+    try:
+        stages = load_recipe(recipe)
+        weights = check_weights(stages, weights)
+    except ToolchainError as e:
+        raise SystemExit(f"error: {e}") from None
+    arch = load_config(*stages[-1].configs).get("model", {}).get("arch", "slim_mobilenet")
+    return {"recipe": relative(recipe), "model": arch, "weights": str(weights) if weights else None}
 
 
 def run_row(spec: RowSpec, args: argparse.Namespace, crops: dict[int, Path]) -> dict:
@@ -89,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.real_cv", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "data" / "helmet-kaggle-voc")
     parser.add_argument("--models", nargs="+", default=["slim_mobilenet", "mobilenet_v2"])
+    parser.add_argument("--recipe", type=Path, help="run exactly this recipe file on every fold (instead of --models)")
+    parser.add_argument("--weights", type=Path, help="the pretrained features file of --recipe's weights stages")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--only-folds", type=int, nargs="+", help="run just these folds (default: all)")
     parser.add_argument("--duplicate-distance", type=parse_duplicate_distance, default=DEFAULT_MAX_DISTANCE)
@@ -120,14 +140,18 @@ def main(argv: list[str] | None = None) -> None:
     overrides = parse_settings(args.settings)
     if overrides and not args.label:
         parser.error("--set needs a --label to name the variant")
+    if args.recipe and (overrides or args.teacher or args.init != "synthetic"):
+        parser.error("--recipe runs its file as it is: no --set, --teacher or --init")
     args.fold_ids = args.only_folds if args.only_folds is not None else list(range(args.folds))
     args.synthetic_runs = args.synthetic_runs or args.work / "synthetic"
     results = {}
     if not args.report_only:
         crops = prepare_folds(args)
-        for arch in args.models:
+        recipe = recipe_row(args.recipe, args.weights) if args.recipe else {}
+        for arch in [recipe["model"]] if recipe else args.models:
             spec = RowSpec(arch, args.teacher, args.init, args.label, overrides, [d.name for d in args.add_source],
-                           args.margin, args.split_seed, args.folds, args.duplicate_distance)
+                           args.margin, args.split_seed, args.folds, args.duplicate_distance,
+                           recipe.get("recipe"), recipe.get("weights"))
             results[spec.name] = run_row(spec, args, crops)
     stored = stored_predictions(args.out)
     results = summarise(merge_results(args.out / "real_cv.json", results), args.reference, stored)

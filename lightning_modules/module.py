@@ -13,10 +13,11 @@ from torchvision.transforms import v2
 
 from data.preprocessing import DEFAULT_INPUT_SIZE, PreprocessSpec
 
-from .checkpoint import CheckpointError, load_classifier
+from .checkpoint import CheckpointError, LoadedClassifier, load_classifier
 from .distillation import Distillation
 from .errors import ConfigError
 from .models import build_model
+from .models.conventions import TORCHVISION
 
 
 def classification_metrics(num_classes: int, prefix: str) -> MetricCollection:
@@ -47,6 +48,7 @@ class HelmetClassifier(pl.LightningModule):
         arch_kwargs: dict[str, Any] | None = None,
         input_size: int = DEFAULT_INPUT_SIZE,
         lr: float = 6e-3,
+        features_lr: float | None = None,
         weight_decay: float = 1e-4,
         warmup_epochs: float = 1.0,
         label_smoothing: float = 0.05,
@@ -63,6 +65,8 @@ class HelmetClassifier(pl.LightningModule):
             arch: "slim_mobilenet" or "mobilenet_v2" (see lightning_modules.models).
             arch_kwargs: keyword arguments of that architecture (width_mult, blocks, pretrained_path, ...).
             input_size: square input side; linked to the data module's image_size by the CLI.
+            lr, features_lr: peak learning rates of the head and of the feature extractor (None: ``lr`` for
+                both); fine-tuning pretrained features usually wants the lower one there.
             class_weights: cross-entropy weights in label order (helmet, no_helmet); "balanced" = n / (classes *
                 n_class) from the training split actually loaded (the mix of sources and any train_fraction);
                 None = unweighted.
@@ -78,14 +82,20 @@ class HelmetClassifier(pl.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.spec = PreprocessSpec(input_size=input_size)
+        source = load_classifier(init_checkpoint, expect_arch=arch) if init_checkpoint else None
+        arch_kwargs = dict(arch_kwargs or {})
+        if source is not None:
+            arch_kwargs["conventions"] = _conventions_of_start(arch_kwargs.get("conventions"), source)
         try:
-            net = build_model(arch, num_classes=self.spec.num_classes, **(arch_kwargs or {}))
+            net = build_model(arch, num_classes=self.spec.num_classes, **arch_kwargs)
         except ValueError as e:  # unknown arch, bad arch_kwargs, unreadable pretrained weights
             raise ConfigError(f"model: {e}") from e
+        # Stored resolved (e.g. "tf" because the weights were a Keras file), so every rebuild is this network.
+        self.hparams["arch_kwargs"] = {**arch_kwargs, "conventions": net.conventions}
         # channels_last: 1.3-1.6x faster depthwise/pointwise convs on CPU (benchmarks/train_throughput.py)
         self.net = net.to(memory_format=torch.channels_last)
-        if init_checkpoint:
-            self._load_initial_weights(init_checkpoint, arch)
+        if source is not None:
+            self._load_initial_weights(source)
         if class_weights is not None and class_weights != "balanced" and len(class_weights) != self.spec.num_classes:
             raise ConfigError(f"class_weights needs {self.spec.num_classes} values or 'balanced', got {class_weights}")
         # Not persistent: checkpoints hold the model; the weights are recorded in metrics.json.
@@ -98,12 +108,11 @@ class HelmetClassifier(pl.LightningModule):
         self.test_metrics = classification_metrics(self.spec.num_classes, "test/")
         self.example_input_array = torch.zeros(1, 3, input_size, input_size)
 
-    def _load_initial_weights(self, path: str, arch: str) -> None:
-        source = load_classifier(path, expect_arch=arch)
+    def _load_initial_weights(self, source: LoadedClassifier) -> None:
         try:
             self.net.load_state_dict(source.model.state_dict())
         except RuntimeError as e:
-            raise CheckpointError(f"init_checkpoint {path} was trained with {source.arch_kwargs}, which does not "
+            raise CheckpointError(f"init_checkpoint {source.path} was trained with {source.arch_kwargs}, which does not "
                                   f"fit this model: {str(e).splitlines()[0]}") from e
 
     def setup(self, stage: str) -> None:
@@ -146,7 +155,12 @@ class HelmetClassifier(pl.LightningModule):
         self._eval_step(batch, self.test_metrics, "test/")
 
     def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        features = list(self.net.features.parameters())
+        in_features = {id(p) for p in features}
+        head = [p for p in self.parameters() if id(p) not in in_features]
+        features_lr = self.hparams.features_lr if self.hparams.features_lr is not None else self.hparams.lr
+        optimizer = torch.optim.AdamW([{"params": features, "lr": features_lr}, {"params": head}],
+                                      lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
         total = max(2, int(self.trainer.estimated_stepping_batches))
         scheduler = warmup_cosine(optimizer, total, warmup=min(total - 1, self._warmup_steps(total)))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -161,6 +175,16 @@ class HelmetClassifier(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["preprocess"] = self.spec.to_dict()
+
+
+def _conventions_of_start(asked: str | None, source: LoadedClassifier) -> str:
+    """The conventions of a run started from ``source``: the checkpoint's own (a network keeps the arithmetic its
+    weights learnt in); asking for others is an error."""
+    trained_in = source.arch_kwargs.get("conventions") or TORCHVISION  # checkpoints from before the option
+    if asked is not None and asked != trained_in:
+        raise ConfigError(f"init_checkpoint {source.path} was trained in {trained_in} conventions, not {asked}: "
+                          "leave model.arch_kwargs.conventions out, or start from a run in those conventions")
+    return trained_in
 
 
 def warmup_cosine(optimizer: torch.optim.Optimizer, total: int, warmup: int) -> torch.optim.lr_scheduler.LRScheduler:

@@ -31,6 +31,7 @@ class Training:
     recipe: str | Path | None = None
     data: str | Path | None = None
     shared_stages: str | Path | None = None   # recipe: where data-independent stages are kept and reused
+    weights: str | Path | None = None         # recipe: pretrained features for its ``weights: true`` stages
 
 
 @dataclass
@@ -50,7 +51,8 @@ def train(training: Training, work: Path) -> tuple[Path, Path, dict]:
 
     started = time.perf_counter()
     if training.recipe is not None:
-        summary = run_recipe(training.recipe, work / "run", training.data, shared=training.shared_stages)
+        summary = run_recipe(training.recipe, work / "run", training.data, shared=training.shared_stages,
+                             weights=training.weights)
         run_dir, best, metrics = work / "run", Path(summary["best_checkpoint"]), summary
     else:
         where = {"trainer": {"logger": {"init_args": {"save_dir": str(work / "runs")}}}}  # unless overridden

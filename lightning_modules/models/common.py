@@ -46,10 +46,10 @@ class GapLinearClassifier(nn.Module):
     """
 
     def __init__(self, features: nn.Sequential, feature_channels: int, num_classes: int = 2,
-                 dropout: float = 0.2, input_noise_std: float = 0.0):
+                 dropout: float = 0.2, input_noise_std: float = 0.0, normalize: Normalize | None = None):
         super().__init__()
         self.noise = GaussianNoise(input_noise_std)
-        self.normalize = Normalize()
+        self.normalize = normalize or Normalize()
         self.features = features
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)

@@ -12,6 +12,7 @@ from torch import nn
 from torchvision.ops.misc import Conv2dNormActivation
 
 from .common import GapLinearClassifier
+from .conventions import TORCHVISION, apply_conventions, input_normalization
 
 # t, c, n, s — total stride 16: a 96 px input gives a 6x6 Grad-CAM map, 128 px an 8x8 one.
 DEFAULT_BLOCKS: tuple[tuple[int, int, int, int], ...] = (
@@ -59,6 +60,7 @@ class SlimMobileNet(GapLinearClassifier):
         activation: str = "relu6",
         dropout: float = 0.1,
         input_noise_std: float = 0.02,
+        conventions: str | None = None,
     ):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
@@ -77,7 +79,9 @@ class SlimMobileNet(GapLinearClassifier):
                 channels = out
         last = _make_divisible(last_channels * width_mult)
         layers.append(Conv2dNormActivation(channels, last, kernel_size=1, activation_layer=act))
-        super().__init__(nn.Sequential(*layers), last, num_classes, dropout, input_noise_std)
+        self.conventions = conventions or TORCHVISION
+        super().__init__(apply_conventions(nn.Sequential(*layers), self.conventions), last, num_classes, dropout,
+                         input_noise_std, normalize=input_normalization(self.conventions))
         self._init_weights()
 
     def _init_weights(self):
