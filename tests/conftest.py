@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 from pathlib import Path
 from unittest import mock
@@ -17,6 +18,20 @@ REAL_DATASET = REPO.parent / "shared" / "data" / "helmet-kaggle-voc"
 # Small enough to train in ~20 s on 2 cores, large enough for a model that is clearly better than chance.
 TINY_COUNTS = {"train": 1600, "val": 128, "test": 128}
 TINY_SIZE = 96
+REAL_SUBSET = {"train": 120, "val": 30, "test": 40}  # crops per split of a prepared set, for fits of seconds
+
+
+def real_subset(prepared: Path, out: Path) -> Path:
+    """The first crops of each split and class of a prepared set (sorted by name, REAL_SUBSET in all), with the manifest
+    that describes them."""
+    for split, n in REAL_SUBSET.items():
+        for label in ("helmet", "no_helmet"):
+            target = out / split / label
+            target.mkdir(parents=True)
+            for crop in sorted((prepared / split / label).glob("*.png"))[: n // 2]:
+                shutil.copy(crop, target / crop.name)
+    shutil.copy(prepared / "manifest.csv", out / "manifest.csv")
+    return out
 
 
 def tiny_settings(run_root: Path, arch: str = "slim_mobilenet", epochs: int = 8) -> dict:

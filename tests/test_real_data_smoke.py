@@ -4,27 +4,12 @@ the real recipe -> export (every format, parity, TFLM, Edge TPU) -> Grad-CAM on 
 Skipped (with the reason) when ../shared/data/helmet-kaggle-voc is not beside the repository.
 """
 
-import shutil
-
 import pytest
 
-from conftest import REAL_DATASET, REPO
+from conftest import REAL_DATASET, REAL_SUBSET, REPO, real_subset
 
 pytestmark = pytest.mark.skipif(not (REAL_DATASET / "annotations").is_dir(),
                                 reason=f"real dataset not found at {REAL_DATASET}")
-SUBSET = {"train": 120, "val": 30, "test": 40}
-
-
-def _subset(prepared, out):
-    """The first N crops of each split and class (sorted by name), with the manifest that describes them."""
-    for split, n in SUBSET.items():
-        for label in ("helmet", "no_helmet"):
-            target = out / split / label
-            target.mkdir(parents=True)
-            for crop in sorted((prepared / split / label).glob("*.png"))[: n // 2]:
-                shutil.copy(crop, target / crop.name)
-    shutil.copy(prepared / "manifest.csv", out / "manifest.csv")
-    return out
 
 
 def test_real_subset_through_the_pipeline(tmp_path):
@@ -36,7 +21,7 @@ def test_real_subset_through_the_pipeline(tmp_path):
     manifest = (tmp_path / "crops" / "manifest.csv").read_text().splitlines()
     assert len(manifest) == report.crops + 1
 
-    data = _subset(tmp_path / "crops", tmp_path / "subset")
+    data = real_subset(tmp_path / "crops", tmp_path / "subset")
     tiny = {"data": {"image_size": 64}, "trainer": {"max_epochs": 2, "enable_model_summary": False},
             "progress_bar": {"refresh_rate": 0}}
     run = run_pipeline(Training(configs=[REPO / "configs" / "real_slim_mobilenet.yaml"], overrides=tiny, data=data),
@@ -46,9 +31,9 @@ def test_real_subset_through_the_pipeline(tmp_path):
     result = run.export
     assert result.manifest["settings"]["calibration_images"] == 100  # real training crops, not synthetic
     assert result.edgetpu["compatible"]
-    assert result.parity["images"] == SUBSET["test"]
+    assert result.parity["images"] == REAL_SUBSET["test"]
     assert result.parity["artifacts"]["tflite_int8"]["agreement_with_pytorch"] >= 0.9
     assert result.parity["artifacts"]["onnx"]["agreement_with_pytorch"] == 1.0
     assert set(result.parity["per_dataset"]) == {"helmet-kaggle-voc"}  # the manifest names each crop's dataset
-    assert run.explanation["images"] == SUBSET["test"]
-    assert run.explanation["pointing_game"]["images_with_boxes"] == SUBSET["test"]  # head boxes from the manifest
+    assert run.explanation["images"] == REAL_SUBSET["test"]
+    assert run.explanation["pointing_game"]["images_with_boxes"] == REAL_SUBSET["test"]  # head boxes from the manifest
