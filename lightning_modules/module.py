@@ -144,7 +144,8 @@ class HelmetClassifier(pl.LightningModule):
     def _eval_step(self, batch, metrics: MetricCollection, prefix: str):
         x, y = batch
         logits = self(x)
-        self.log(f"{prefix}loss", self.loss(logits, y), prog_bar=True)
+        # sync_dist: under DDP the loss logged (and a checkpoint kept by it) is the whole split's, not rank 0's share
+        self.log(f"{prefix}loss", self.loss(logits, y), prog_bar=True, sync_dist=True)
         metrics.update(logits, y)
         self.log_dict(metrics, prog_bar=True)
 

@@ -71,6 +71,7 @@ def assert_clean(out: subprocess.CompletedProcess) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Traceback" not in out.stderr and "terminate called" not in out.stderr, out.stderr[-3000:]
     assert "Starting with 2 processes" in out.stdout + out.stderr
+    assert "self.log('val/loss'" not in out.stderr, "the validation loss is rank 0's share, not the whole split's"
     assert len(lines(out.stderr, "note: sync_batchnorm off")) == 1, "rank 0 alone says what it did about sync BN"
     assert len(lines(out.stdout, "run directory:")) == 1
 
