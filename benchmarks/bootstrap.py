@@ -11,6 +11,8 @@ from typing import Hashable, Iterator, Sequence
 
 import numpy as np
 
+from explain.intervals import cluster_mean_ci, cluster_resamples  # noqa: F401 (the benchmarks' one import)
+
 
 def balanced_accuracy(labels: np.ndarray, preds: np.ndarray, num_classes: int = 2) -> float:
     """Mean per-class recall over the classes present in ``labels``.
@@ -20,18 +22,6 @@ def balanced_accuracy(labels: np.ndarray, preds: np.ndarray, num_classes: int = 
     0 if it is predicted, which would drag down the rare resample that lacks a class."""
     recalls = [float((preds[labels == c] == c).mean()) for c in range(num_classes) if (labels == c).any()]
     return float(np.mean(recalls))
-
-
-def cluster_resamples(groups: Sequence[Hashable], resamples: int, seed: int = 0) -> Iterator[np.ndarray]:
-    """Item indices of ``resamples`` bootstrap samples that draw whole groups with replacement."""
-    group_ids = {g: i for i, g in enumerate(dict.fromkeys(groups))}
-    members = [[] for _ in group_ids]
-    for item, g in enumerate(groups):
-        members[group_ids[g]].append(item)
-    members = [np.asarray(m) for m in members]
-    rng = np.random.default_rng(seed)
-    for _ in range(resamples):
-        yield np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
 
 
 def cluster_bootstrap(labels: Sequence[int], groups: Sequence[Hashable], preds: dict[str, Sequence[int]],
@@ -67,3 +57,4 @@ def cluster_bootstrap(labels: Sequence[int], groups: Sequence[Hashable], preds: 
                                            "ci": [float(np.percentile(diff, tail)),
                                                   float(np.percentile(diff, 100 - tail))]}
     return out
+

@@ -30,6 +30,7 @@ class Images:
     boxes: list[Box | None] = field(default_factory=list)   # head box in input pixels, when a manifest knows it
     datasets: list[str] = field(default_factory=list)   # the dataset each came from, when a manifest knows it
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) of files that could not be read
+    source_sizes: list[tuple[int, int]] = field(default_factory=list)  # (width, height) of each file before resizing
 
     def __len__(self) -> int:
         return len(self.pixels)
@@ -44,7 +45,8 @@ class Images:
         idx = np.asarray(indices, dtype=np.int64)
         pick = (lambda items: [items[i] for i in idx] if items else [])  # noqa: E731
         return replace(self, pixels=self.pixels[idx], labels=None if self.labels is None else self.labels[idx],
-                       paths=pick(self.paths), boxes=pick(self.boxes), datasets=pick(self.datasets))
+                       paths=pick(self.paths), boxes=pick(self.boxes), datasets=pick(self.datasets),
+                       source_sizes=pick(self.source_sizes))
 
 
 def _escaped(char: str, byte_format: str) -> str:
@@ -90,10 +92,12 @@ def load_images(paths: Sequence[str | Path], spec: PreprocessSpec, labels: Seque
     from the manifest of a prepared dataset (``data.manifest``) when one lies above the file."""
     if labels is not None and len(labels) != len(paths):
         raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
-    pixels, kept, kept_labels, skipped = [], [], [], []
+    pixels, kept, kept_labels, skipped, sizes = [], [], [], [], []
     for i, path in enumerate(map(Path, paths)):
         try:
-            pixels.append(spec.load_uint8(path))
+            rgb = spec.load_rgb(path)
+            pixels.append(spec.to_uint8(rgb))
+            sizes.append(rgb.size)
         except ImageDecodeError as e:
             skipped.append((safe_text(str(path)), safe_text(str(e))))
             continue
@@ -111,4 +115,5 @@ def load_images(paths: Sequence[str | Path], spec: PreprocessSpec, labels: Seque
         boxes=[info.head_box(size) if info else None for info in infos],
         datasets=[info.dataset if info else "" for info in infos] if any(infos) else [],
         skipped=skipped,
+        source_sizes=sizes,
     )

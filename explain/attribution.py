@@ -1,4 +1,4 @@
-"""What every explainer returns, the one call they share, and the one upsampling used for every map.
+"""What every explainer returns and the one call they share (maps are upsampled by ``geometry.upsample``).
 
 In Captum's spirit, every explainer is called the same way::
 
@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
 import numpy as np
-import torch
-from captum.attr import LayerAttribution
 
 from data.errors import ArtifactError
 from data.preprocessing import PreprocessSpec
 
-UPSAMPLE_MODE = "bilinear"
+from .geometry import MapGeometry, upsample
+
 Target = int | np.ndarray | list[int] | None
 
 
@@ -32,8 +31,9 @@ class Attribution:
     maps: np.ndarray     # float32 (N, h, w) on the model's own feature grid (or the occlusion grid)
     logits: np.ndarray   # float32 (N, classes), the model's output for the same images
     targets: np.ndarray  # int64 (N,), the class each map explains
-    method: str          # "gradcam", "cam" or "occlusion"
+    method: str          # "gradcam", "hirescam", "cam" or "occlusion"
     note: str            # one line: how the maps were made
+    geometry: MapGeometry | None = None  # where the cells sit in the input (None: tiles, a naive resize)
 
     def __post_init__(self):
         object.__setattr__(self, "maps", np.asarray(self.maps, np.float32))
@@ -50,8 +50,8 @@ class Attribution:
         return self.logits.argmax(1)
 
     def upsampled(self, size: int) -> np.ndarray:
-        """float32 (N, size, size): the maps at input resolution (``upsample``)."""
-        return upsample(self.maps, size)
+        """float32 (N, size, size): the maps at input resolution, each cell at its place (``geometry.upsample``)."""
+        return upsample(self.maps, size, self.geometry)
 
 
 class Explainer(Protocol):
@@ -82,13 +82,14 @@ def requested_targets(target: Target, n: int) -> np.ndarray | None:
 
 
 def attribute_each(explain_one: Callable[[np.ndarray, int | None], tuple[np.ndarray, np.ndarray, int]],
-                   inputs: Iterable[np.ndarray], target: Target, n: int, method: str, note: str) -> Attribution:
+                   inputs: Iterable[np.ndarray], target: Target, n: int, method: str, note: str,
+                   geometry: MapGeometry | None = None) -> Attribution:
     """An Attribution from a runtime that explains one image at a time:
     ``explain_one(input, class or None) -> (map, logits, explained class)``."""
     wanted = requested_targets(target, n)
     results = [explain_one(x, None if wanted is None else int(wanted[i])) for i, x in enumerate(inputs)]
     maps, logits, targets = zip(*results)
-    return Attribution(np.stack(maps), np.stack(logits), np.array(targets), method, note)
+    return Attribution(np.stack(maps), np.stack(logits), np.array(targets), method, note, geometry)
 
 
 def target_or_predicted(target: int | None, logits: np.ndarray) -> int:
@@ -102,14 +103,3 @@ def unusable_model(path: str | Path):
         yield
     except (ValueError, OSError, RuntimeError) as e:
         raise ArtifactError(f"cannot use {path}: {e}") from e
-
-
-def upsample(maps: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    """(N, h, w) or (h, w) maps -> the same at ``size`` (bilinear, Captum's LayerAttribution.interpolate).
-    Used for every display and box score, so all runtimes are treated alike."""
-    maps = np.asarray(maps, np.float32)
-    single = maps.ndim == 2
-    t = torch.from_numpy(maps[None] if single else maps)[:, None]
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    out = LayerAttribution.interpolate(t, size, interpolate_mode=UPSAMPLE_MODE)[:, 0].numpy()
-    return out[0] if single else out

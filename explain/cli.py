@@ -1,6 +1,7 @@
 """Explanation parity across the runtimes of one export directory.
 
     python -m explain --artifacts DIR (--images PATH... | --synthetic N [--synthetic-start I])
+                      [--layer NAME] [--method gradcam|hirescam] [--quality]
                       [--out OUT] [--target predicted|helmet|no_helmet] [--no-saved-model] [--occlusion]
                       [--max-sheet N]
 
@@ -14,6 +15,12 @@ prediction), ``contact_sheet.png`` and ``explain_parity.json``.
 comparable; whether each runtime predicted the same class is reported separately. ``helmet`` /
 ``no_helmet`` fix the explained class.
 
+``--layer`` (default: the model's default, see explain.layers) and ``--method`` choose PyTorch's map. At the last
+layer every runtime makes the exact CAM; at an earlier one the int8 model is compared through occlusion, which
+PyTorch runs alike. ``--quality`` adds, per runtime, a one-line verdict (faithful, localised, sanity check; each
+naming its method: explain.verdict) to the output and to explain_parity.json. An image smaller than the chosen
+map (fewer pixels than cells) is skipped and counted.
+
 Exit status: 0 when at least one image was explained (undecodable images are skipped and counted),
 1 when none could be, 2 for an unusable artifacts directory or arguments.
 """
@@ -25,16 +32,18 @@ import sys
 from pathlib import Path
 
 from data.errors import EXIT_OK, CheckFailed, ToolchainError
-from data.images import Images, expand_paths, load_images
+from data.images import Images, expand_paths, load_images, safe_text
 from data.preprocessing import PreprocessSpec
 
 from .export_explainers import ExportExplainers, check_export, load_explainers
 from .outputs import write_outputs
 from .parity import TARGETS, explain_images, format_summary
 from .synthetic_split import explain_synthetic
+from .torch_gradcam import GRADIENT_METHODS
 
-# CAM is Grad-CAM for a GAP + linear head (FIELD_NOTES 5), so their maps compare like with like
-SAME_METHOD_FAMILY = {"gradcam", "cam"}
+# At the last layer of a GAP + linear head, Grad-CAM = HiResCAM = CAM (FIELD_NOTES 5): their maps compare like with
+# like (only there are they paired)
+SAME_METHOD_FAMILY = {"gradcam", "hirescam", "cam"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--occlusion", action="store_true",
                         help="use occlusion sensitivity on the int8 model even when it has a GAP + linear head")
     parser.add_argument("--max-sheet", type=int, default=64, help="images on the contact sheet (default 64)")
+    parser.add_argument("--layer", help="the layer of PyTorch's map, e.g. features.5 (default: the model's; a wrong "
+                        "name lists the valid ones)")
+    parser.add_argument("--method", choices=GRADIENT_METHODS, help="PyTorch's map (default: the model's)")
+    parser.add_argument("--quality", action="store_true",
+                        help="also judge each runtime's maps: faithful, localised, sanity check (costs minutes)")
     return parser
 
 
@@ -74,17 +88,22 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> None:
     spec = check_export(args.artifacts)  # before anything heavy is loaded
     images = None if args.synthetic is not None else read_images(args.images, spec)
-    runtimes = load_explainers(args.artifacts, saved_model=not args.no_saved_model, occlusion=args.occlusion)
+    runtimes = load_explainers(args.artifacts, saved_model=not args.no_saved_model, occlusion=args.occlusion,
+                               layer=args.layer, method=args.method)
     print_notes(runtimes)
     if images is None:
-        report, images = explain_synthetic(runtimes, args.synthetic, start=args.synthetic_start, target=args.target)
+        report, images = explain_synthetic(runtimes, args.synthetic, start=args.synthetic_start, target=args.target,
+                                           quality=args.quality)
     else:
+        images = without_too_small(images, runtimes.explainers[runtimes.reference].geometry.cells)
         report = explain_images(runtimes, images.pixels, boxes=images.boxes, target=args.target,
-                                names=[str(p) for p in images.paths])
+                                names=[str(p) for p in images.paths], quality=args.quality)
     report["summary"]["skipped_images"] = len(images.skipped)
     report["skipped"] = [{"path": path, "reason": reason} for path, reason in images.skipped]
     written = write_outputs(report, images.pixels, args.out, args.max_sheet)
     print(format_summary(report["summary"]))
+    for block in (report.get("quality") or {}).get("runtimes", {}).values():
+        print(block["verdict"])
     print(f"explained {len(images)} image(s), skipped {len(images.skipped)}; "
           f"wrote {len(written['overlays'])} overlays, {written['contact_sheet']}, {written['json']}")
 
@@ -99,13 +118,28 @@ def read_images(paths: list[str], spec: PreprocessSpec) -> Images:
     return images
 
 
+def without_too_small(images: Images, cells: int) -> Images:
+    """The images with at least as many pixels a side as the map has cells; the others become counted skips (their
+    map's cells would be finer than their pixels)."""
+    keep = [i for i, (w, h) in enumerate(images.source_sizes) if min(w, h) >= cells]
+    small = [(safe_text(str(images.paths[i])), f"image {w}x{h} px is smaller than the {cells}x{cells} map: its cells "
+              "would be finer than its pixels") for i, (w, h) in enumerate(images.source_sizes) if min(w, h) < cells]
+    for _path, reason in small:
+        print(f"skipped: {_path}: {reason}", file=sys.stderr)
+    if not keep:
+        raise CheckFailed(f"none of the {len(images)} readable image(s) is at least {cells} px a side")
+    kept = images.subset(keep)
+    kept.skipped = images.skipped + small
+    return kept
+
+
 def print_notes(runtimes: ExportExplainers) -> None:
-    reference = runtimes.explainers[runtimes.reference]
     for name, explainer in runtimes.explainers.items():
         print(f"{name}: {explainer.note}")
     for note in runtimes.notes:
         print(note)
-    for name, explainer in runtimes.explainers.items():
-        if explainer.method != reference.method and not {explainer.method, reference.method} <= SAME_METHOD_FAMILY:
-            print(f"NOTE: the {name} map is {explainer.method}, the {runtimes.reference} map {reference.method}: "
-                  "their parity compares two different methods")
+    for name, other in runtimes.pairs.items():
+        methods = {runtimes.explainers[name].method, runtimes.explainers[other].method}
+        if len(methods) > 1 and not methods <= SAME_METHOD_FAMILY:
+            print(f"NOTE: the {name} map is {runtimes.explainers[name].method}, the {other} map "
+                  f"{runtimes.explainers[other].method}: their parity compares two different methods")

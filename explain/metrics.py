@@ -108,7 +108,7 @@ def pointing_hit(upsampled: np.ndarray, box) -> bool | None:
     return bool(x0 <= c + 0.5 <= x1 and y0 <= r + 0.5 <= y1)
 
 
-def _box_mask(shape: tuple[int, int], box) -> np.ndarray:
+def box_mask(shape: tuple[int, int], box) -> np.ndarray:
     """Pixels whose centre (col + 0.5, row + 0.5) lies in ``box`` (x0, y0, x1, y1), as pointing_hit tests."""
     rows, cols = np.arange(shape[0]) + 0.5, np.arange(shape[1]) + 0.5
     x0, y0, x1, y1 = (float(v) for v in box)
@@ -124,7 +124,7 @@ def energy_in_box(upsampled: np.ndarray, box) -> float | None:
         return None
     m = np.clip(np.asarray(upsampled, np.float64), 0, None)
     total = m.sum()
-    return float(m[_box_mask(m.shape, box)].sum() / total) if total > 0 else 0.0
+    return float(m[box_mask(m.shape, box)].sum() / total) if total > 0 else 0.0
 
 
 def content_free_baselines(box, size: int) -> dict[str, float] | None:
@@ -133,7 +133,7 @@ def content_free_baselines(box, size: int) -> dict[str, float] | None:
     fraction). On head crops the head is centred, so a map must beat these to show it looks at the head."""
     if box is None:
         return None
-    inside = _box_mask((size, size), box)
+    inside = box_mask((size, size), box)
     return {"pointing_hit": bool(inside[size // 2, size // 2]), "energy_in_box": float(inside.mean())}
 
 

@@ -21,13 +21,16 @@ CONTACT_SHEET = "contact_sheet.png"
 
 def write_outputs(report: dict, pixels: np.ndarray, out: str | Path, max_sheet: int = 64,
                   compared: str | None = None) -> dict:
-    """Overlays, contact sheet and JSON into ``out``; returns the written paths. The sheet pairs the
-    reference with ``compared`` (default: the last runtime, the deployed int8 model for an export)."""
+    """Overlays, contact sheet and JSON into ``out``; returns the written paths. The sheet pairs ``compared``
+    (default: the last runtime, the deployed int8 model for an export) with the map it is compared with."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = report["summary"]
     methods = summary["methods"]
-    pair = (summary["reference"], compared or list(methods)[-1])
+    compared = compared or list(methods)[-1]
+    partner = next((p["reference"] for p in summary.get("pairs", {}).values() if p["compared"] == compared),
+                   summary["reference"])
+    pair = (partner, compared)
     overlays = []
     for r in report["images"]:
         path = out / "overlays" / f"{r['index']:04d}_{Path(r['name']).stem}.png"

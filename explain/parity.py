@@ -3,12 +3,14 @@
 The first explainer (PyTorch, for ``load_explainers``) is the reference: with ``target="predicted"`` it
 explains the class it predicts and every other runtime explains that same class, so the maps are
 comparable; whether each runtime *predicted* that class is reported separately. ``helmet`` /
-``no_helmet`` fix the explained class everywhere. Nothing here depends on which explainers there are.
+``no_helmet`` fix the explained class everywhere. Each map is compared with the one its ``pairs`` entry
+names (an explainer of the same method). Nothing here depends on which explainers there are.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Mapping
 
 import numpy as np
@@ -18,17 +20,19 @@ from data.preprocessing import LABELS
 from export.runtimes import softmax
 
 from . import metrics
-from .attribution import Attribution, Explainer, checked_pixels, upsample
+from .attribution import Attribution, Explainer, checked_pixels
+from .geometry import upsample
 from .export_explainers import ExportExplainers
 
 TARGETS = ("predicted", *LABELS)
 
 
 def explain_images(runtimes: ExportExplainers, pixels: np.ndarray, boxes=None, target: str = "predicted",
-                   names: list[str] | None = None) -> dict:
+                   names: list[str] | None = None, quality: bool = False) -> dict:
     """Explain uint8 (N, S, S, 3) ``pixels`` (the shared preprocessing's input) in every runtime.
 
     ``boxes``: per-image head box (x0, y0, x1, y1) in input pixels, or None, for the pointing game.
+    ``quality``: also judge each runtime's maps (``verdict.judge``), under "quality".
     Returns {"images": [per-image results], "summary": {...}, "notes": [...]}, JSON-serialisable."""
     if target not in TARGETS:
         raise ConfigError(f"target must be one of {TARGETS}, got {target!r}")
@@ -40,11 +44,16 @@ def explain_images(runtimes: ExportExplainers, pixels: np.ndarray, boxes=None, t
         raise ValueError(f"{n} images but {len(boxes)} boxes and {len(names)} names")
     started = time.perf_counter()
     attributions = attribute_all(runtimes.explainers, pixels, target)
-    results = [_image_entry(i, names[i], boxes[i], target, attributions, size) for i in range(n)]
-    summary = summarize(results, attributions, target, size, runtimes.model.arch)
+    results = [_image_entry(i, names[i], boxes[i], target, attributions, runtimes.pairs, size) for i in range(n)]
+    summary = summarize(results, attributions, runtimes.pairs, target, size, runtimes.model.arch)
     summary["seconds"] = time.perf_counter() - started
     notes = [f"{name}: {a.note}" for name, a in attributions.items()] + list(runtimes.notes)
-    return {"images": results, "summary": summary, "notes": notes}
+    report = {"images": results, "summary": summary, "notes": notes}
+    if quality:
+        from .verdict import judge
+
+        report["quality"] = judge(runtimes, attributions, pixels, boxes if any(b is not None for b in boxes) else None)
+    return report
 
 
 def attribute_all(explainers: Mapping[str, Explainer], pixels: np.ndarray, target: str) -> dict[str, Attribution]:
@@ -56,17 +65,17 @@ def attribute_all(explainers: Mapping[str, Explainer], pixels: np.ndarray, targe
             **{name: explainer.attribute(pixels, reference_attribution.targets) for name, explainer in others}}
 
 
-def _image_entry(i: int, name: str, box, mode: str, attributions: dict[str, Attribution], size: int) -> dict:
+def _image_entry(i: int, name: str, box, mode: str, attributions: dict[str, Attribution], pairs: dict[str, str],
+                 size: int) -> dict:
     reference, *others = attributions
     target = int(attributions[reference].targets[i])
-    runtimes = {k: _runtime_entry(a.logits[i], a.maps[i], int(a.targets[i]), box, size)
+    runtimes = {k: _runtime_entry(a.logits[i], a.maps[i], int(a.targets[i]), box, size, a.geometry)
                 for k, a in attributions.items()}
     return {
         "index": i, "name": str(name), "box": None if box is None else [float(v) for v in box],
         "target": {"mode": mode, "class": LABELS[target], "class_index": target},
         "runtimes": runtimes,
-        "parity": {_pair(reference, k): _compare(attributions[reference].maps[i], attributions[k].maps[i], size)
-                   for k in others},
+        "parity": {_pair(ref, k): _compare(attributions[ref], attributions[k], i, size) for k, ref in pairs.items()},
         "same_prediction": {k: runtimes[k]["predicted"] == runtimes[reference]["predicted"] for k in others},
     }
 
@@ -75,31 +84,32 @@ def _pair(reference: str, other: str) -> str:
     return f"{reference}_vs_{other}"
 
 
-def _runtime_entry(logits: np.ndarray, cam: np.ndarray, target: int, box, input_size: int) -> dict:
+def _runtime_entry(logits: np.ndarray, cam: np.ndarray, target: int, box, input_size: int, geometry) -> dict:
     probs = softmax(logits[None])[0]
     pred = int(np.argmax(logits))
-    upsampled = upsample(cam, input_size)
+    upsampled = upsample(cam, input_size, geometry)
     return {
         "predicted": LABELS[pred],
         "probability": float(probs[pred]),
         "target_probability": float(probs[target]),
         "logits": [float(v) for v in logits],
         "map": np.round(cam.astype(np.float64), 7).tolist(),
+        "geometry": None if geometry is None else asdict(geometry),
         "map_max": float(cam.max()),
         "pointing_hit": metrics.pointing_hit(upsampled, box),
         "energy_in_box": metrics.energy_in_box(upsampled, box),
     }
 
 
-def _compare(a: np.ndarray, b: np.ndarray, input_size: int) -> dict:
-    if a.shape != b.shape:  # e.g. an occlusion grid that differs from the feature map: compare at input size
-        a, b = upsample(a, input_size), upsample(b, input_size)
-    return metrics.compare_maps(a, b)
+def _compare(a: Attribution, b: Attribution, i: int, input_size: int) -> dict:
+    if a.maps.shape != b.maps.shape:  # e.g. an occlusion grid that differs from the feature map: at input size
+        return metrics.compare_maps(upsample(a.maps[i], input_size, a.geometry), upsample(b.maps[i], input_size, b.geometry))
+    return metrics.compare_maps(a.maps[i], b.maps[i])
 
 
 # --- the summary ----------------------------------------------------------------------------
-def summarize(results: list[dict], attributions: dict[str, Attribution], target: str, input_size: int,
-              arch: str) -> dict:
+def summarize(results: list[dict], attributions: dict[str, Attribution], pairs: dict[str, str], target: str,
+              input_size: int, arch: str) -> dict:
     reference, *others = attributions
     same_target = np.all([a.targets == attributions[reference].targets for a in attributions.values()], axis=0)
     summary: dict = {
@@ -116,12 +126,13 @@ def summarize(results: list[dict], attributions: dict[str, Attribution], target:
                                        for k in others},
         "empty_maps": {k: int(sum(1 for r in results if r["runtimes"][k]["map_max"] <= 0)) for k in attributions},
     }
+    summary["pairs"] = {_pair(ref, other): {"reference": ref, "compared": other} for other, ref in pairs.items()}
     for key, agreeing_only in (("parity", False), ("parity_same_prediction", True)):
         summary[key] = {}
-        for other in others:
+        for other, ref in pairs.items():
             chosen = [r for r in results if not agreeing_only or r["same_prediction"][other]]
             if chosen:
-                summary[key][_pair(reference, other)] = _parity_block(chosen, _pair(reference, other))
+                summary[key][_pair(ref, other)] = _parity_block(chosen, _pair(ref, other))
     summary.update(_box_summaries(results, list(attributions), input_size))
     return summary
 

@@ -1,7 +1,8 @@
 """Pictures of the maps: one overlay PNG per image and a contact sheet (matplotlib, Agg, jet).
 
-Every heat map shown is the native map upsampled with ``attribution.upsample`` (the same bilinear
-upsampling for every runtime) and scaled by its own maximum, so panels compare *where*, not *how much*.
+Every heat map shown is the native map upsampled with ``geometry.upsample`` (bilinear between cell centres placed
+on their receptive fields, for every runtime alike) and scaled by its own maximum, so panels compare *where*, not
+*how much*.
 Overlays show every runtime of a result; the contact sheet and the overlay footer show one ``pair``
 (reference, compared runtime).
 """
@@ -18,18 +19,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from .attribution import upsample  # noqa: E402
+from .geometry import MapGeometry, upsample  # noqa: E402
 
 ALPHA = 0.5
-RUNTIME_LABELS = {"pytorch": "PyTorch", "onnx": "ONNX", "saved_model": "SavedModel",
+RUNTIME_LABELS = {"pytorch": "PyTorch", "pytorch_occlusion": "PyTorch", "onnx": "ONNX", "saved_model": "SavedModel",
                   "tflite_float32": "float32 TFLite", "tflite_int8": "int8 TFLite"}
-SHORT_LABELS = {"pytorch": "PT", "saved_model": "SM", "tflite_float32": "fp32", "tflite_int8": "int8"}
-METHOD_LABELS = {"gradcam": "Grad-CAM", "cam": "CAM", "occlusion": "occlusion"}
+SHORT_LABELS = {"pytorch": "PT", "pytorch_occlusion": "PT occl.", "saved_model": "SM", "tflite_float32": "fp32", "tflite_int8": "int8"}
+METHOD_LABELS = {"gradcam": "Grad-CAM", "hirescam": "HiResCAM", "cam": "CAM", "occlusion": "occlusion"}
 
 
-def display_map(native: np.ndarray, size: int) -> np.ndarray:
-    """Native (h, w) map -> (size, size) in [0, 1] (divided by its own max; all-zero stays zero)."""
-    up = np.maximum(upsample(np.asarray(native, np.float32), size), 0.0)
+def display_map(native: np.ndarray, size: int, geometry: dict | None = None) -> np.ndarray:
+    """Native (h, w) map -> (size, size) in [0, 1] (divided by its own max; all-zero stays zero). ``geometry``: a
+    report's ``MapGeometry`` fields (None: tiles)."""
+    up = np.maximum(upsample(np.asarray(native, np.float32), size, MapGeometry(**geometry) if geometry else None), 0.0)
     peak = up.max()
     return up / peak if peak > 0 else up
 
@@ -70,7 +72,7 @@ def render_overlay(pixels: np.ndarray, result: dict, methods: dict, path: str | 
     for ax, name in zip(axes[1:], runtimes):
         r = result["runtimes"][name]
         title = f"{panel_title(name, methods.get(name, ''))}\npred {r['predicted']} {r['probability']:.2f}"
-        _panel(ax, pixels, display_map(np.asarray(r["map"]), size), title, box)
+        _panel(ax, pixels, display_map(np.asarray(r["map"]), size, r.get("geometry")), title, box)
     footer = f"explaining '{result['target']['class']}' ({result['target']['mode']})"
     parity = result.get("parity", {}).get(f"{pair[0]}_vs_{pair[1]}") if pair else None
     if parity:
@@ -104,7 +106,7 @@ def render_contact_sheet(pixels: np.ndarray, results: list[dict], path: str | Pa
             first = _short_name(result["name"], 18)
             if j > 0 and pair_key in result.get("parity", {}):
                 first = f"r={result['parity'][pair_key]['pearson']:.2f}"
-            _panel(ax, pixels[result["index"]], display_map(np.asarray(r["map"]), size),
+            _panel(ax, pixels[result["index"]], display_map(np.asarray(r["map"]), size, r.get("geometry")),
                    f"{first}\n{_short(name)} {r['predicted']} {r['probability']:.2f}", result.get("box"), fontsize=6)
     left, right = (panel_title(name, methods.get(name, "")) for name in pair)
     note = f"left: {left}, right: {right}; r = Pearson at map resolution; box = head (if known)"

@@ -26,6 +26,7 @@ class SavedModelGradCam:
     """Grad-CAM of a SavedModel's serving signature; an unusable model is an ArtifactError."""
 
     method = "gradcam"
+    geometry = None  # where the cells sit: the PyTorch model's last layer, set by export_explainers
 
     def __init__(self, path: str | Path, spec: PreprocessSpec):
         self.path, self.spec = Path(path), spec
@@ -63,7 +64,7 @@ class SavedModelGradCam:
     def attribute(self, pixels: np.ndarray, target: Target = None) -> Attribution:
         pixels = checked_pixels(pixels, self.spec)
         return attribute_each(self.explain_one, self.spec.to_float_nhwc(pixels), target, len(pixels),
-                              self.method, self.note)
+                              self.method, self.note, self.geometry)
 
     def explain_one(self, x_hwc: np.ndarray, target: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
         """One float HWC image in [0, 1] -> (Grad-CAM (h, w), logits (classes,), explained class);

@@ -29,11 +29,11 @@ def synthetic_test_images(runtimes: ExportExplainers, n: int, start: int | None 
 
 
 def explain_synthetic(runtimes: ExportExplainers, n: int = 200, start: int | None = None, seed: int | None = None,
-                      target: str = "predicted") -> tuple[dict, Images]:
+                      target: str = "predicted", quality: bool = False) -> tuple[dict, Images]:
     """``explain_images`` on ``synthetic_test_images``; the summary gains "synthetic": {seed, start, n}.
     Returns the report and the images (for ``write_outputs``)."""
     images, start, seed = synthetic_test_images(runtimes, n, start, seed)
     report = explain_images(runtimes, images.pixels, boxes=images.boxes, target=target,
-                            names=[f"synthetic_{start + i:06d}" for i in range(n)])
+                            names=[f"synthetic_{start + i:06d}" for i in range(n)], quality=quality)
     report["summary"]["synthetic"] = {"seed": seed, "start": start, "n": int(n)}
     return report, images

@@ -29,13 +29,14 @@ from export.edgetpu import read_model  # the project's one TFLite flatbuffer rea
 from export.runtimes import TFLiteRunner
 
 from .attribution import Attribution, Target, attribute_each, checked_pixels, target_or_predicted, unusable_model
+from .geometry import MapGeometry
+from .occlusion import NOTE as OCCLUSION_METHOD_NOTE
+from .occlusion import occlusion_geometry, occlusion_map
 
 PASS_THROUGH_OPS = ("RESHAPE", "SQUEEZE")
 GAP_OPS = ("MEAN", "AVERAGE_POOL_2D")
 DEFAULT_OCCLUSION_GRID = 8  # feature-map side assumed when the graph has no 4-D activation to go by
 
-OCCLUSION_NOTE = ("{why}: the map is occlusion sensitivity (patch = stride = {cell} px, one feature-map "
-                  "cell; patch filled with the image's mean colour; map = ReLU(drop of the class logit)), not CAM")
 
 
 @dataclass
@@ -135,9 +136,13 @@ def feature_grid(path: str | Path, input_size: int) -> int:
 
 
 class TFLiteCam:
-    """CAM (or, for other heads, occlusion sensitivity) on one float or int8 TFLite model."""
+    """CAM (or, for other heads or when asked, occlusion sensitivity) on one float or int8 TFLite model.
 
-    def __init__(self, path: str | Path, spec: PreprocessSpec, force_occlusion: bool = False):
+    ``geometry``: where the CAM's cells sit (the PyTorch model's last layer, ``geometry.layer_geometry``);
+    ``occlusion_patch``: the occlusion patch in pixels (default: one feature-map cell)."""
+
+    def __init__(self, path: str | Path, spec: PreprocessSpec, force_occlusion: bool = False,
+                 geometry: MapGeometry | None = None, occlusion_patch: int | None = None):
         self.path, self.spec = Path(path), spec
         # LiteRT warns that preserving all tensors is meant for debugging: here it is how CAM reads A
         with unusable_model(self.path), warnings.catch_warnings():
@@ -145,20 +150,21 @@ class TFLiteCam:
             self.runner = TFLiteRunner(self.path, spec, preserve_all_tensors=True, name=self.path.stem)
             self.head = None if force_occlusion else find_gap_linear_head(self.path)
         if self.head is None:
-            grid = feature_grid(self.path, spec.input_size)
-            self.cell = int(np.ceil(spec.input_size / grid))
+            self.cell = occlusion_patch or int(np.ceil(spec.input_size / feature_grid(self.path, spec.input_size)))
             self.method = "occlusion"
-            why = (f"occlusion forced for {self.path.name}" if force_occlusion else
+            self.geometry = occlusion_geometry(spec.input_size, self.cell)
+            why = (f"occlusion asked for on {self.path.name}" if force_occlusion else
                    f"no GAP + linear head (MEAN -> FULLY_CONNECTED) found in {self.path.name}")
-            self.note = OCCLUSION_NOTE.format(why=why, cell=self.cell)
+            self.note = f"{why}: " + OCCLUSION_METHOD_NOTE.format(patch=self.cell)
         else:
             self.cell = int(np.ceil(spec.input_size / self.head.activation_shape[0]))
             self.method = "cam"
+            self.geometry = geometry
             self.note = self.head.describe()
 
     def attribute(self, pixels: np.ndarray, target: Target = None) -> Attribution:
         pixels = checked_pixels(pixels, self.spec)
-        return attribute_each(self.explain_one, pixels, target, len(pixels), self.method, self.note)
+        return attribute_each(self.explain_one, pixels, target, len(pixels), self.method, self.note, self.geometry)
 
     def explain_one(self, image_uint8: np.ndarray, target: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
         """One HWC uint8 image -> (map, logits (classes,), explained class); ``target`` None explains
@@ -166,7 +172,7 @@ class TFLiteCam:
         if self.head is None:
             logits = self.runner.logits(image_uint8[None])[0]
             target = target_or_predicted(target, logits)
-            return occlusion_sensitivity(self.runner, image_uint8, logits, target, self.cell), logits, target
+            return occlusion_map(self.runner.logits, image_uint8, logits, target, self.cell), logits, target
         activations, logits = self.activations(image_uint8)
         target = target_or_predicted(target, logits)
         return cam_from_activations(activations, self.head.weights[target]), logits, target
@@ -191,19 +197,3 @@ def cam_from_activations(activations_hwk: np.ndarray, class_weights: np.ndarray,
     h, w, _ = activations_hwk.shape
     cam = activations_hwk @ np.asarray(class_weights, np.float32) / (h * w)
     return np.maximum(cam, 0.0) if relu else cam
-
-
-def occlusion_sensitivity(runner: TFLiteRunner, image_uint8: np.ndarray, base_logits: np.ndarray, target: int,
-                          cell: int, fill: np.ndarray | None = None) -> np.ndarray:
-    """Slide a ``cell`` x ``cell`` patch with stride ``cell`` over the image; each map cell is
-    ReLU(logit_target(image) - logit_target(image with that patch filled)). ``base_logits`` are the
-    image's own logits. Returns the map (g, g)."""
-    size = image_uint8.shape[0]
-    grid = int(np.ceil(size / cell))
-    fill = image_uint8.reshape(-1, 3).mean(0).round().astype(np.uint8) if fill is None else fill
-    occluded = np.repeat(image_uint8[None], grid * grid, axis=0)
-    for r in range(grid):
-        for c in range(grid):
-            occluded[r * grid + c, r * cell:(r + 1) * cell, c * cell:(c + 1) * cell] = fill
-    drops = base_logits[target] - runner.logits(occluded)[:, target]
-    return np.maximum(drops, 0.0).reshape(grid, grid).astype(np.float32)

@@ -26,7 +26,7 @@ N_SYNTHETIC = 24
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Statistics for quantized inputs:UserWarning")]
 SUMMARY_KEYS = {"images", "target", "reference", "input_size", "arch", "map_shape", "methods", "method_notes",
                 "explained_class_same_share", "predicted_same_class_share", "empty_maps", "parity",
-                "parity_same_prediction", "pointing_game", "energy_in_box", "seconds", "synthetic"}
+                "parity_same_prediction", "pointing_game", "energy_in_box", "seconds", "synthetic", "pairs"}
 
 
 # --- shared, built once -------------------------------------------------------------------------
