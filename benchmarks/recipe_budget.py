@@ -1,11 +1,14 @@
 """How long a recipe trains, all its stages together: one timed run on the rider photos.
 
     python -m benchmarks.recipe_budget configs/recipes/real_slim_mobilenet.yaml [--add-source NAME=FORMAT:ROOT]
+    python -m benchmarks.recipe_budget configs/recipes/imagenet_mobilenet_v2.yaml --weights W.h5
 
 Prepares helmet-kaggle-voc (70/10/20 by photo group, seed 0; plus any training-only --add-source), runs
 the recipe with ``lightning_modules.recipe`` into a fresh directory, and records each stage's training
 seconds and their total (the budget is 30 min per model on 2 cores; run it with nothing else on the
-machine). Writes benchmarks/results/recipe_budget.json and .md, one entry per recipe file.
+machine). ``--weights``: the pretrained features of the recipe's ``weights: true`` stages. The run stays in
+``--work`` (``benchmarks.out_of_domain`` exports and tests it). Writes benchmarks/results/recipe_budget.json and
+.md, one entry per recipe file.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "data" / "helmet-kaggle-voc")
     parser.add_argument("--add-source", action="append", default=[], metavar="NAME=FORMAT:ROOT",
                         type=lambda entry: parse_source(entry, training_only=[parse_source(entry).name]))
+    parser.add_argument("--weights", type=Path, help="pretrained features for the recipe's weights stages")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "recipe_budget")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     report = prepare([Dataset("voc", args.root, RIDERS), *args.add_source], crops, force=True)
     run = args.work / name
     shutil.rmtree(run, ignore_errors=True)  # a timed run starts from nothing
-    summary = run_recipe(args.recipe, run, crops)
+    summary = run_recipe(args.recipe, run, crops, weights=args.weights)
     key = relative(args.recipe) + "".join(f" + {d.name}" for d in args.add_source)
     entry = {**summary, "training_crops": sum(report.counts["train"].values()), "threads": torch.get_num_threads(),
              "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}

@@ -108,7 +108,10 @@ class HelmetCLI(LightningCLI):
 def trainer_defaults() -> dict:
     return {
         "max_epochs": 13,
-        "accelerator": "cpu",
+        # A GPU when there is one, one device (never DDP by surprise), float32 unless asked (--trainer.precision).
+        "accelerator": "auto",
+        "devices": 1,
+        "precision": "32-true",
         "log_every_n_steps": 10,
         "logger": lazy_instance(TensorBoardLogger, save_dir="runs", name="slim_mobilenet", default_hp_metric=False),
         # Always added, outside the configuration: what resuming needs.

@@ -44,10 +44,10 @@ def test_mcu_footprint_checkpoints_load_as_the_setting_they_name(tmp_path):
     from lightning_modules.checkpoint import load_classifier
 
     loaded = load_classifier(untrained_checkpoint(0.5, 81, tmp_path / "w.ckpt"), expect_arch="slim_mobilenet")
-    assert loaded.spec.input_size == 81 and loaded.arch_kwargs == {"width_mult": 0.5}
+    assert loaded.spec.input_size == 81 and loaded.arch_kwargs == {"width_mult": 0.5, "conventions": "torchvision"}
     assert loaded.model.forward_features(torch.zeros(1, 3, 81, 81)).shape[-1] == 6  # 81 → 41 → 21 → 11 → 6
     fits = {"int8_bytes": 92_000, "tflm_arena_bytes": 96_000, "width_mult": 0.5, "input_size": 81,
-            "parameters": 1, "pad_ops": 0}
+            "parameters": 1, "ops": 26, "pad_ops": 0}
     too_big = {**fits, "tflm_arena_bytes": 130_000}
     lines = table({"a": fits, "b": too_big}).splitlines()
     assert lines[2].endswith("| yes |") and lines[3].endswith("| no |")

@@ -109,3 +109,17 @@ def test_the_shipped_imagenet_recipes_start_from_weights_and_fit_their_alpha():
         stages = {s.name: s for s in load_recipe(REPO / "configs" / "recipes" / f"{name}.yaml")}
         assert stages["teacher"].weights and stages["student"].teacher_from == "teacher"
         assert load_config(*stages["student"].configs)["model"]["arch"] == "slim_mobilenet"
+
+
+@pytest.mark.parametrize("config", ["slim_mobilenet.yaml", "imagenet_mobilenet_v2.yaml", "real_slim_mobilenet.yaml"])
+def test_configs_ask_for_a_gpu_when_there_is_one_and_run_on_one_cpu_process_here(config, tmp_path):
+    from pytorch_lightning.accelerators import CPUAccelerator
+
+    from lightning_modules.fit import _build_cli, load_config
+
+    settings = load_config(REPO / "configs" / config, overrides={
+        "data": {"source": "synthetic"}, "trainer": {"logger": {"init_args": {"save_dir": str(tmp_path)}}}})
+    assert settings["trainer"]["accelerator"] == "auto" and settings["trainer"]["devices"] == 1
+    trainer = _build_cli(settings).trainer
+    assert isinstance(trainer.accelerator, CPUAccelerator) and trainer.num_devices == 1 and trainer.world_size == 1
+    assert trainer.precision == "32-true"
