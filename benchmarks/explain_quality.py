@@ -38,6 +38,7 @@ from data.manifest import read_manifest
 from explain.export_explainers import check_export, load_explainers
 from explain.intervals import cluster_mean_ci
 from explain.layers import layer_names, resolve_layer
+from explain import metrics
 from explain.metrics import spearman
 from explain.occlusion import TorchOcclusion
 from explain.quality import (LogitsModule, PerturbationSettings, centre_maps, faithfulness, is_flat, pointing_game,
@@ -107,6 +108,7 @@ def score_fold(export: Path, crops: Path, args: argparse.Namespace) -> dict:
         native[name] = attribution
         maps = upsampled(attribution.maps, size, attribution.geometry)
         entry = _score_maps(maps, pixels, boxes, targets, models[runtime], settings)
+        entry["hand_written"] = _hand_written(maps, boxes, entry)
         entry.update(runtime=runtime, method=attribution.method, note=attribution.note,
                      cells=int(attribution.maps.shape[-1]), geometry=vars(attribution.geometry) if attribution.geometry else None)
         if runtime == "pytorch":
@@ -114,6 +116,10 @@ def score_fold(export: Path, crops: Path, args: argparse.Namespace) -> dict:
             entry["sanity_method"] = what
             entry["sanity"] = randomisation(runtimes.model.model, explain, pixels[:k], targets[:k]).tolist()
         scores["maps"][name] = entry
+    naive = upsampled(native["int8 cam"].maps, size, None)  # the same maps on naive tiles: what padding-blind
+    scores["maps"]["int8 cam, naive upsampling"] = {**_score_maps(naive, pixels, boxes, targets, models["tflite_int8"],
+                                                                  settings), "runtime": "tflite_int8", "method": "cam",
+                                                    "cells": scores["maps"]["int8 cam"]["cells"]}
     for name, maps in (("centre map", centre_maps(len(pixels), size)),
                        ("random map", random_maps(len(pixels), size, settings.patch, args.seed))):
         for runtime, model in models.items():
@@ -128,6 +134,14 @@ def score_fold(export: Path, crops: Path, args: argparse.Namespace) -> dict:
 
 def _spearmans(a, b) -> list[float]:
     return [spearman(x, y) for x, y in zip(a.maps, b.maps)]
+
+
+def _hand_written(maps, boxes, entry) -> dict:
+    """How the metrics Quantus replaced (explain.metrics' pointing_hit and energy_in_box) score the same maps."""
+    ours = np.array([float(metrics.pointing_hit(m, b)) for m, b in zip(maps, boxes)])
+    mass = np.array([metrics.energy_in_box(m, b) for m, b in zip(maps, boxes)])
+    return {"pointing_same": int((ours == np.array(entry["pointing"])).sum()),
+            "mass_max_abs_diff": float(np.max(np.abs(mass - np.array(entry["mass"]))))}
 
 
 def _score_maps(maps, pixels, boxes, targets, model, settings) -> dict:
@@ -158,7 +172,13 @@ def pool(folds: list[dict]) -> dict:
     centre map on the same runtime's model; int8 against PyTorch of the same method."""
     groups = [g for f in folds for g in f["groups"]]
     out = {"crops": len(groups), "photo_groups": len(set(groups)), "cpu_seconds": sum(f["cpu_seconds"] for f in folds),
-           "settings": folds[0]["settings"], "maps": {}, "parity": {}}
+           "settings": folds[0]["settings"], "maps": {}, "parity": {},
+           "hand_written_metrics": {  # explain.metrics' pointing game and energy in box against Quantus's, every map
+               "maps_scored": sum(len(f["groups"]) for f in folds for m in f["maps"].values() if "hand_written" in m),
+               "pointing_same": sum(m["hand_written"]["pointing_same"] for f in folds for m in f["maps"].values()
+                                    if "hand_written" in m),
+               "mass_max_abs_diff": max((m["hand_written"]["mass_max_abs_diff"] for f in folds for m in f["maps"].values()
+                                         if "hand_written" in m), default=None)}}
     joined = {name: {key: [v for f in folds for v in f["maps"][name][key]] for key in ("pointing", "mass", "flat", "aopc")}
               for name in folds[0]["maps"]}
     for name, values in joined.items():
