@@ -18,6 +18,7 @@ from .distillation import Distillation
 from .errors import ConfigError
 from .models import build_model
 from .models.conventions import TORCHVISION
+from .quantization import freeze_batch_norms, plain_state_dict, remove_rounding, round_weights_while_training
 
 
 def classification_metrics(num_classes: int, prefix: str) -> MetricCollection:
@@ -59,6 +60,7 @@ class HelmetClassifier(pl.LightningModule):
         teacher_checkpoint: str | None = None,
         distill_weight: float = 0.5,
         distill_temperature: float = 2.0,
+        quantization_aware: bool = False,
     ):
         """
         Args:
@@ -78,6 +80,9 @@ class HelmetClassifier(pl.LightningModule):
                 input size, same preprocessing otherwise); None = off. See lightning_modules.distillation.
             distill_weight, distill_temperature: the soft loss's share of the training loss, and the
                 softmax temperature of both models' outputs in it.
+            quantization_aware: train the network whose convolution weights are the int8 model's (folded with
+                their batch norm, rounded per channel; batch-norm statistics frozen), usually a few epochs from a
+                trained checkpoint. See lightning_modules.quantization.
         """
         super().__init__()
         self.save_hyperparameters()
@@ -174,8 +179,20 @@ class HelmetClassifier(pl.LightningModule):
         per_epoch = self.trainer.num_training_batches / max(1, self.trainer.accumulate_grad_batches)
         return int(self.hparams.warmup_epochs * per_epoch)
 
+    def on_train_start(self) -> None:
+        if self.hparams.quantization_aware:
+            round_weights_while_training(self.net)
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        if self.hparams.quantization_aware:  # every batch: Lightning puts the model back in train mode after validation
+            freeze_batch_norms(self.net)
+
+    def on_train_end(self) -> None:
+        remove_rounding(self.net)
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["preprocess"] = self.spec.to_dict()
+        checkpoint["state_dict"] = plain_state_dict(checkpoint["state_dict"], self.net, "net.")
 
 
 def _conventions_of_start(asked: str | None, source: LoadedClassifier) -> str:
