@@ -7,7 +7,8 @@ accuracy (pooled over the folds, real_cv.json), int8 agreement with PyTorch, and
 TFLM arena and Edge TPU mapping. The details table (docs/results.md, section 1) adds int8 − float, 1-thread
 latency, TFLM's bit-exactness with LiteRT's reference kernels and the recipe's training time
 (recipe_budget.json). A model with no row measured by today's code is quoted from
-results/archive/2026-11-29/real_cv.json, marked as such. tests/test_readme.py checks both copies.
+results/archive/2026-11-29/real_cv.json, marked as such; a row not yet run on every fold is left out.
+tests/test_readme.py checks both copies.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def measured() -> list[tuple[str, str, str, dict, dict | None]]:
     out = []
     for model, (row_name, start, recipe) in BEST.items():
         row, trained_as = cv.get(row_name), f"`{recipe}`"
+        if row is not None and len(row["folds"]) < row["settings"]["folds"]:
+            row = None  # a row not yet run on every fold is reported in docs/results.md, not as a headline
         if row is None and row_name in archived:
             row, trained_as = archived[row_name], "its synthetic run → that day's real recipe (archived, commit 44bb49e)"
         if row is not None:

@@ -132,11 +132,13 @@ def fold_error(export: Path, crops: Path, per_layer: bool) -> dict:
     return result
 
 
-def row_error(row: str, work: Path, folds: list[int], per_layer_fold: int | None) -> dict:
+def row_error(row: str, work: Path, folds: list[int], per_layer_fold: int | None, fold_file: str) -> dict:
     out = {}
     for k in folds:
-        fold = json.loads((work / row / f"fold{k}" / "fold.json").read_text())
-        out[f"fold{k}"] = fold_error(REPO / fold["export_dir"], work / f"crops_fold{k}", k == per_layer_fold)
+        fold = work / row / f"fold{k}" / fold_file
+        if not fold.is_file():
+            raise SystemExit(f"{fold}: no such fold (run python -m benchmarks.real_cv for {row} first)")
+        out[f"fold{k}"] = fold_error(fold.parent / "export", work / f"crops_fold{k}", k == per_layer_fold)
         print(f"{row} fold {k}: " + ", ".join(f"{name} {v['agreement']:.1%}" for name, v in out[f"fold{k}"].items()
                                                if isinstance(v, dict) and "agreement" in v), flush=True)
     return out
@@ -173,11 +175,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-layer-fold", type=int, default=0, help="round each layer alone on this fold (-1: none)")
     parser.add_argument("--top", type=int, default=5)
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "real_cv")
+    parser.add_argument("--fold-file", default="fold.json",
+                        help="each fold's record, relative to <work>/<row>/fold<k>/; its export is the folder beside it")
+    parser.add_argument("--name", default="quantization_error", help="the results' file name")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     torch.set_grad_enabled(False)
-    results = {row: row_error(row, args.work, args.folds, args.per_layer_fold) for row in args.rows}
-    write_results(args.out, "quantization_error", results, markdown(results, args.top))
+    results = {row: row_error(row, args.work, args.folds, args.per_layer_fold, args.fold_file) for row in args.rows}
+    write_results(args.out, args.name, results, markdown(results, args.top))
 
 
 if __name__ == "__main__":

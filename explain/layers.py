@@ -16,9 +16,11 @@ from lightning_modules.models.common import GapLinearClassifier
 
 from .geometry import MapGeometry, layer_geometry
 
-# The default map of each architecture: (method, output stride of its layer: the last layer at that stride), chosen
-# on centred cross-validation crops by benchmarks.explain_quality (docs/results.md, section 9). Not listed: Grad-CAM
-# at the last layer.
+# The default map of each architecture: (method, output stride of its layer: the last layer at that stride). Not
+# listed: Grad-CAM at the last layer, the map every runtime computes exactly (PyTorch, the SavedModel, the int8 CAM),
+# which keeps the default run the cross-runtime parity proof. benchmarks.explain_quality's rule picks HiResCAM at
+# features.3 as the slim model's most faithful gradient map (docs/results.md, section 9): --layer features.3
+# --method hirescam, compared with the int8 model through occlusion.
 DEFAULT_MAP: dict[str, tuple[str, int]] = {}
 MIN_CELLS = 2  # a 1x1 map says nothing about where
 

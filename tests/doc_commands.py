@@ -244,19 +244,22 @@ RULES = [
         expect=r"error: cannot read checkpoint not_a_checkpoint\.ckpt"),
     Run(r"python export/to_tflite\.py --ckpt \S+(?: --out \S+)?", smoke=("--calib-samples", "20"),
         expect=r"checks: all passed", writes="**/manifest.json"),
-    Run(r"python -m explain --artifacts \S+ (?:--synthetic \d+|--images \S+) --out \S+", smoke=("--max-sheet", "8"),
+    Run(r"python -m explain --artifacts \S+ (?:--synthetic \d+|--images \S+) --out \S+(?: --layer \S+)?(?: --method \S+)?"
+        r"(?: --quality)?", smoke=("--max-sheet", "8"),
         expect=r"explained \d+ image\(s\), skipped 0", writes="*/explain_parity.json"),
     Run(r"python -m export\.predict --model \S+ \S+", expect=r"photo\.jpg: (?:helmet|no_helmet) [01]\.\d+", slow=False),
     Run(r"python -m export\.edgetpu (?:MODEL|MODEL\.tflite)", expect=r"Result: COMPATIBLE", slow=False),
     Run(r"python -m data\.prepare --.*", expect=r"prepared \d+ crops from \d+ images", writes="data/prepared/*/manifest.csv"),
     Name(r"python -m (?:data\.prepare|lightning_modules\.recipe|export\.parity|export\.predict|explain)"
          r"|python export/to_tflite\.py|helmet-[a-z]+"),
-    Run(r"python -m benchmarks\.mcu_footprint", smoke=("--widths", "0.35", "--sizes", "65"), subprocess=True,
+    Run(r"python -m benchmarks\.mcu_footprint(?: --arch \S+)?(?: --conventions [a-z ]+)?(?: --widths [\d. ]+)?"
+        r"(?: --sizes [\d ]+)?",
+        smoke=("--arch", "slim_mobilenet", "--conventions", "torchvision", "--widths", "0.35", "--sizes", "65"), subprocess=True,
         expect=r"\| 0\.35 \| 65 \|[^\n]*\| 24,050 \|", writes="benchmarks/results/mcu_footprint.json"),
     Run(r"python -m benchmarks\.recipe_budget RECIPE", config_smoke=True, needs=("../shared/data/helmet-kaggle-voc",),
         subprocess=True, writes="benchmarks/results/recipe_budget.json"),
     NotRun(r"python -m benchmarks\.(?:real_cv|mcu_sweep) .*", CROSS_VALIDATION),
-    NotRun(r"python -m benchmarks\.(?:real_pointing|real_errors) .*",
+    NotRun(r"python -m benchmarks\.(?:real_pointing|real_errors|explain_quality|quantization_error|out_of_domain)(?: .*)?",
            "reads the fold runs of benchmarks.real_cv (runs/real_cv: hours on 2 cores to make)"),
     NotRun(r"python -m benchmarks\.resume", "two default fits to their end (13 epochs on 5,000 images, ~23 min each); "
                                             "its options choose when to kill, not the fit's size; tests/test_resume.py "
