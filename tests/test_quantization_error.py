@@ -77,7 +77,7 @@ def test_rounded_activations_take_at_most_256_values_and_end_with_the_block():
 
 def test_a_fold_of_the_tiny_export_reports_each_version_against_the_float_model(tiny_export, tmp_path):
     spec = load_classifier(tiny_export.out / "model.pt").spec
-    for split, n in (("train", 24), ("test", 12)):
+    for split, n in (("train", 24), ("val", 4), ("test", 12)):
         images = synthetic_split(split, spec, limit=n)
         for i, (pixels, label) in enumerate(zip(images.pixels, images.labels)):
             folder = tmp_path / split / LABELS[label]

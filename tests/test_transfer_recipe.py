@@ -101,10 +101,15 @@ def test_the_shipped_imagenet_recipes_start_from_weights_and_fit_their_alpha():
     from lightning_modules.recipe import load_recipe
 
     for name, alpha, size in (("imagenet_mobilenet_v2", 1.0, 160), ("imagenet_mobilenet_v2_035", 0.35, 96)):
-        (stage,) = load_recipe(REPO / "configs" / "recipes" / f"{name}.yaml")
+        stage, quantization_aware = load_recipe(REPO / "configs" / "recipes" / f"{name}.yaml")
         config = load_config(*stage.configs)
         assert stage.weights and stage.data
         assert config["model"]["arch_kwargs"]["width_mult"] == alpha and config["data"]["image_size"] == size
+        # the last stage trains the same network, from the first, on the int8 model's weights
+        last = load_config(*quantization_aware.configs)
+        assert quantization_aware.init_from == stage.name and not quantization_aware.weights
+        assert last["model"]["quantization_aware"] and last["data"]["image_size"] == size
+        assert last["model"]["arch_kwargs"]["width_mult"] == alpha
     for name in ("imagenet_slim_mobilenet", "imagenet_slim_mobilenet_mcu"):
         stages = {s.name: s for s in load_recipe(REPO / "configs" / "recipes" / f"{name}.yaml")}
         assert stages["teacher"].weights and stages["student"].teacher_from == "teacher"
