@@ -22,7 +22,7 @@ import numpy as np
 from data.images import Images
 from data.manifest import read_manifest
 from data.prepare import Dataset, prepare
-from data.preprocessing import LABELS, PreprocessSpec
+from data.preprocessing import PreprocessSpec
 from data.sources import SPLITS, load_split
 from export.runtimes import TFLiteRunner, TorchRunner
 from lightning_modules.checkpoint import load_classifier
@@ -50,9 +50,9 @@ def every_head(root: Path, work: Path, spec) -> tuple[Images, list[str]]:
     return images, groups
 
 
-def score(labels: np.ndarray, pytorch: np.ndarray, int8: np.ndarray, groups: list[str]) -> dict:
-    stats = cluster_bootstrap(labels.tolist(), groups, {"tflite_int8": int8.tolist()})
-    return {"crops": len(labels), "class_counts": np.bincount(labels, minlength=len(LABELS)).tolist(),
+def score(images: Images, pytorch: np.ndarray, int8: np.ndarray, groups: list[str]) -> dict:
+    stats = cluster_bootstrap(images.labels.tolist(), groups, {"tflite_int8": int8.tolist()})
+    return {"crops": len(images), "class_counts": images.class_counts(),
             "photo_groups": stats["groups"], "int8_balanced_accuracy": stats["tflite_int8"]["balanced_accuracy"],
             "ci": stats["tflite_int8"]["ci"], "int8_agreement": float((pytorch == int8).mean())}
 
@@ -71,7 +71,7 @@ def evaluate(recipe: str, args: argparse.Namespace) -> dict:
     heads, groups = every_head(args.test_root, args.work, spec)
     scored = {}
     for name, images, image_groups in (("riders_test", rider_test, rider_groups), (args.test_root.name, heads, groups)):
-        scored[name] = score(images.labels, pytorch.logits(images.pixels).argmax(1), int8.logits(images.pixels).argmax(1),
+        scored[name] = score(images, pytorch.logits(images.pixels).argmax(1), int8.logits(images.pixels).argmax(1),
                              image_groups)
     return {"row": row, "fold": args.fold, "export": relative(export), "input_size": spec.input_size, **scored}
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import json
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from torchvision.ops.misc import Conv2dNormActivation
 
 from data.images import expand_paths, load_images
 from export.calibration import calibration_pixels
-from export.runtimes import TFLiteRunner, TorchRunner
+from export.runtimes import TFLiteRunner, TorchRunner, softmax
 from lightning_modules.checkpoint import load_classifier
 from lightning_modules.quantization import FoldedInt8Weights, conv_bn_pairs, symmetric_int8
 
@@ -98,13 +99,9 @@ def rounded_activations(net: nn.Module, calibration: torch.Tensor):
             hook.remove()
 
 
-def _probability(logits: np.ndarray) -> np.ndarray:
-    return torch.from_numpy(logits).softmax(1)[:, 1].numpy()
-
-
 def compare(reference: np.ndarray, logits: np.ndarray) -> dict:
     return {"agreement": float((reference.argmax(1) == logits.argmax(1)).mean()),
-            "mean_abs_prob_diff": float(np.abs(_probability(reference) - _probability(logits)).mean())}
+            "mean_abs_prob_diff": float(np.abs(softmax(reference)[:, 1] - softmax(logits)[:, 1]).mean())}
 
 
 def fold_error(export: Path, crops: Path, per_layer: bool) -> dict:
@@ -116,11 +113,11 @@ def fold_error(export: Path, crops: Path, per_layer: bool) -> dict:
     float_logits = TorchRunner(loaded.model, spec).logits(pixels)
 
     def with_weights_rounded(only: str | None = None) -> np.ndarray:
-        model = load_classifier(export / "model.pt").model.eval()
+        model = copy.deepcopy(loaded.model).eval()
         round_weights(model, only)
         return TorchRunner(model, spec).logits(pixels)
 
-    with rounded_activations(load_classifier(export / "model.pt").model.eval(), calibration) as model:
+    with rounded_activations(copy.deepcopy(loaded.model).eval(), calibration) as model:
         activations = TorchRunner(model, spec).logits(pixels)
     result = {"crops": len(pixels),
               "int8 model": compare(float_logits, TFLiteRunner(export / "model_int8.tflite", spec).logits(pixels)),
